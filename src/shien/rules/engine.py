@@ -1,0 +1,360 @@
+"""The evaluation: every frame of every program for a batch of businesses at one moment.
+
+`evaluate` runs each frame rule once over the whole batch (numpy columns); `explain` turns one row
+of those arrays into the full result a person reads. `estimate` (JSON profiles) and `screen`
+(CSV/Parquet populations) both go through `evaluate`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from shien.rules.columns import Batch, profile_to_record
+from shien.rules.frames import RULES
+from shien.rules.frames.base import Context, Note, Outcome, RoundInfo, find_round
+from shien.rules.registry import JST, Entry, Program, Round, registry
+from shien.rules.schema import Profile
+from shien.rules.text import man_yen
+from shien.rules.text import rate as rate_text
+from shien.rules.vec import FAIL, PASS, UNKNOWN
+
+
+@functools.cache
+def grant_frames() -> tuple[str, ...]:
+    """Keys of every grant frame, in the registry's order (programs by the seed's order)."""
+    keys = tuple(
+        f"{p.id}/{f}" for p in registry().programs.values() if p.kind == "grant" for f in p.frames
+    )
+    missing = [k for k in keys if k not in RULES]
+    if missing:
+        raise RuntimeError(f"frames without a rule: {missing}")
+    return keys
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """The arrays of every grant frame for one batch at one moment."""
+
+    ctx: Context
+    outcomes: list[Outcome]
+    rounds: dict[str, RoundInfo]
+
+
+def evaluate(batch: Batch, as_of: datetime) -> Evaluation:
+    ctx = Context(batch, as_of.astimezone(JST))
+    reg = ctx.registry
+    outcomes = [RULES[key](ctx, reg.frame(key)) for key in grant_frames()]
+    return Evaluation(ctx, outcomes, rounds_at(ctx.as_of))
+
+
+@functools.lru_cache(maxsize=1024)
+def rounds_at(moment: datetime) -> dict[str, RoundInfo]:
+    """The round that applies to every frame at one instant (the same for every business)."""
+    return {
+        f"{program.id}/{fid}": find_round(program, fid, moment)
+        for program in registry().programs.values()
+        for fid in program.frames
+    }
+
+
+# -- explanation of one row ------------------------------------------------------------------------
+
+
+class _Missing:
+    """Stands for a fact that was not given, whatever the format spec asks for."""
+
+    def __format__(self, spec: str) -> str:
+        return "未入力"
+
+
+MISSING = _Missing()
+
+
+class _Row(dict[str, Any]):
+    """Template values for one business and one frame, as a plain dict so formatting stays in C."""
+
+    __slots__ = ("ev", "day_entries")
+
+    def __missing__(self, name: str) -> Any:
+        raise KeyError(f"template value {name!r} is not defined")
+
+
+def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any]) -> _Row:
+    values = _Row(base)
+    values.ev = ev
+    values.update(outcome.constants)
+    for name, column in outcome.facts.items():
+        value = column[i].item() if isinstance(column, np.ndarray) else column
+        if name.endswith("_pct"):
+            value = f"{value / 100:g}"
+        values[name] = value
+    rate_value, reason = outcome.rates[outcome.rate_index[i]]
+    values["frame_name"] = outcome.frame.name
+    values["rate"] = rate_text(rate_value)
+    values["rate_reason"] = reason
+    if "wage_target" in outcome.facts:
+        values["wage_target_text"] = (
+            f"{values['wage_target']:,}円以上" if base["_regional_known"] else "所在地の地域別最低賃金により決まる額"
+        )
+    return values
+
+
+def base_values(ev: Evaluation, i: int, row: dict[str, Any]) -> dict[str, Any]:
+    """What every frame's templates may use about business `i`: its input and the shared facts."""
+    ctx = ev.ctx
+    out = {name: MISSING if value is None else value for name, value in row.items()}
+    for name, column in ctx.shared_facts().items():
+        out[name] = column[i].item()
+    out["capital_max_man"] = man_yen(int(ctx.capital_max[i]))
+    capital = row.get("capital_yen")
+    out["capital_yen_text"] = "未入力" if capital is None else man_yen(capital)
+    out["_regional_known"] = bool(ctx.regional_wage[1][i])
+    return out
+
+
+def _text(template: str, row: _Row) -> str:
+    return template.format_map(row) if "{" in template else template
+
+
+def _source(template: str, row: _Row) -> Entry | None:
+    if not template:
+        return None
+    name = _text(template, row) if "{" in template else template
+    return row.ev.ctx.params.entries.get(name)  # type: ignore[attr-defined]
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(JST).isoformat()
+    return value.isoformat()
+
+
+def _due(note: Note, info: RoundInfo) -> str | None:
+    if note.due is None or info.round is None:
+        return None
+    return _iso(getattr(info.round, note.due))
+
+
+def round_dict(info: RoundInfo) -> dict[str, Any] | None:
+    return _round_dict(info.round, info.accepting)
+
+
+@functools.lru_cache(maxsize=1024)
+def _round_dict(r: Round | None, accepting: bool) -> dict[str, Any] | None:
+    """Built once per round and state; treat as read-only."""
+    if r is None:
+        return None
+    out: dict[str, Any] = {
+        "id": r.id,
+        "name": r.name,
+        "accepting": accepting,
+        "acceptance_start": _iso(r.acceptance_start),
+        "acceptance_end": _iso(r.acceptance_end),
+        "status": r.status,
+        "reference": r.reference.title,
+    }
+    if r.note:
+        out["note"] = r.note
+    if r.project_end:
+        out["project_end"] = _iso(r.project_end)
+    return out
+
+
+def _contact(program: Program) -> dict[str, Any]:
+    return program.contact
+
+
+def _unverified(entries: Iterable[Entry | None], rnd: Round | None) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e is not None and e.unverified and e.name not in out:
+            out[e.name] = {"parameter": e.name, "note": e.note, "reference": e.reference.title}
+    if rnd is not None and rnd.status == "unverified":
+        out[rnd.key] = {"parameter": f"round:{rnd.key}", "note": rnd.note, "reference": rnd.reference.title}
+    return list(out.values())
+
+
+def _state(value: int) -> bool | None:
+    return True if value == PASS else False if value == FAIL else None
+
+
+def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> dict[str, Any]:
+    """The full, readable result of one frame for business `i` (`row`: from `_base_values`)."""
+    frame = outcome.frame
+    program = ev.ctx.registry.programs[frame.program]
+    info = ev.rounds[frame.key]
+    r = _row_values(ev, outcome, i, row)
+    used: list[Entry | None] = [_source(s, r) for s in outcome.sources]
+    criteria = []
+    conditions = []
+    states: dict[str, int] = {}
+    for check, values in outcome.checks:
+        value = int(values[i])
+        states[check.code] = value
+        entry = _source(check.source, r)
+        used.append(entry)
+        template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
+        message = _text(template, r)
+        criteria.append(
+            {
+                "code": check.code,
+                "label": _text(check.label, r),
+                "passed": _state(value),
+                "message": message,
+                "source": entry.source() if entry else None,
+            }
+        )
+        if value == UNKNOWN:
+            conditions.append({"code": check.code, "kind": "confirm", "message": message, "due": None})
+    provisions = []
+    for check, values, shown in outcome.provisions:
+        if not shown[i]:
+            continue
+        value = int(values[i])
+        entry = _source(check.source, r)
+        used.append(entry)
+        template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
+        provisions.append(
+            {"code": check.code, "label": _text(check.label, r), "applied": _state(value), "message": _text(template, r)}
+        )
+    eligible = bool(outcome.eligible[i])
+    # commitments and obligations belong to frames the business can apply for
+    for note in outcome.commitments if eligible else ():
+        if _shown(note, outcome, i, states):
+            used.append(_source(note.source, r))
+            conditions.append({"code": note.code, "kind": "commit", "message": _text(note.text, r), "due": _due(note, info)})
+    obligations = []
+    for note in outcome.obligations if eligible else ():
+        if _shown(note, outcome, i, states):
+            entry = _source(note.source, r)
+            used.append(entry)
+            obligations.append(
+                {
+                    "code": note.code,
+                    "message": _text(note.text, r),
+                    "due": _due(note, info),
+                    "source": entry.source() if entry else None,
+                }
+            )
+    trace = [_text(note.text, r) for note in outcome.trace if _shown(note, outcome, i, states)]
+    rate_value = outcome.rates[outcome.rate_index[i]][0]
+    return {
+        "program": frame.program,
+        "frame": frame.id,
+        "program_name": program.short_name,
+        "frame_name": frame.name,
+        "kind": "grant",
+        "eligible": eligible,
+        "subsidy_yen": int(outcome.subsidy[i]),
+        "cap_yen": int(outcome.cap[i]),
+        "rate": rate_text(rate_value),
+        "rate_detail": outcome.rate_detail or None,
+        "criteria": criteria,
+        "provisions": provisions,
+        "conditions": conditions,
+        "obligations": obligations,
+        "trace": trace,
+        "round": round_dict(info),
+        "contact": _contact(program),
+        "unverified": _unverified(used, info.round),
+    }
+
+
+def _shown(note: Note, outcome: Outcome, i: int, states: dict[str, int]) -> bool:
+    if note.when is not None:
+        when = outcome.facts[note.when]
+        if not (when[i] if isinstance(when, np.ndarray) else when):
+            return False
+    return note.after is None or states.get(note.after, PASS) == PASS
+
+
+def non_grant_results(ev: Evaluation) -> list[dict[str, Any]]:
+    """The programs that are not grants: who can take part and how (the same for every business)."""
+    out = []
+    for program in ev.ctx.registry.programs.values():
+        if program.kind != "non_grant":
+            continue
+        for fid, frame in program.frames.items():
+            info = ev.rounds[f"{program.id}/{fid}"]
+            out.append(
+                {
+                    "program": program.id,
+                    "frame": fid,
+                    "program_name": program.short_name,
+                    "frame_name": frame.name,
+                    "kind": "non_grant",
+                    "eligible": True,
+                    "subsidy_yen": None,
+                    "cap_yen": None,
+                    "rate": None,
+                    "rate_detail": None,
+                    "criteria": [
+                        {
+                            "code": "participation",
+                            "label": "参加できる人",
+                            "passed": True,
+                            "message": program.participation or "",
+                            "source": {"reference": program.reference.title, "url": program.reference.url, "status": "verified"},
+                        }
+                    ],
+                    "provisions": [],
+                    "conditions": [{"code": "how_to_apply", "kind": "commit", "message": program.how_to_apply, "due": None}],
+                    "obligations": [],
+                    "trace": [frame.summary],
+                    "round": round_dict(info),
+                    "contact": _contact(program),
+                    "unverified": _unverified([], info.round),
+                }
+            )
+    return out
+
+
+# -- the two entry points ----------------------------------------------------------------------------
+
+
+def now() -> datetime:
+    return datetime.now(tz=JST)
+
+
+def estimate(profiles: list[Profile], *, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """One result document per profile, in input order. `as_of` overrides each profile's own."""
+    fallback = now()
+    groups: dict[datetime, list[int]] = {}
+    moments = [(as_of or p.as_of or fallback).astimezone(JST) for p in profiles]
+    for index, moment in enumerate(moments):
+        groups.setdefault(moment, []).append(index)
+    out: list[dict[str, Any] | None] = [None] * len(profiles)
+    for moment, indexes in groups.items():
+        records = [profile_to_record(profiles[i]) for i in indexes]
+        batch = Batch.from_records(records)
+        ev = evaluate(batch, moment)
+        shared = non_grant_results(ev)
+        for row_index, profile_index in enumerate(indexes):
+            row = base_values(ev, row_index, batch.row(row_index))
+            results = [explain(ev, o, row_index, row) for o in ev.outcomes]
+            results.extend(shared)
+            profile = profiles[profile_index]
+            document: dict[str, Any] = {"as_of": moment.isoformat(), "results": results}
+            if profile.id is not None:
+                document = {"id": profile.id, **document}
+            out[profile_index] = document
+    return [d for d in out if d is not None]
+
+
+def screen_columns(ev: Evaluation) -> dict[str, np.ndarray]:
+    """Per frame: eligible (bool), subsidy (int64 yen), cap (int64 yen) — the `screen` output."""
+    out: dict[str, np.ndarray] = {}
+    for o in ev.outcomes:
+        key = f"{o.frame.program}.{o.frame.id}"
+        out[f"{key}.eligible"] = o.eligible
+        out[f"{key}.subsidy_yen"] = o.subsidy
+        out[f"{key}.cap_yen"] = o.cap
+    return out

@@ -1,0 +1,190 @@
+"""What a frame rule produces for a whole batch, and the context it reads from.
+
+A frame rule is a function `(ctx, frame) -> Outcome`. It computes, for every business of the batch
+at once, each criterion (three-state), the cap, the rate, the subsidy, and the per-row numbers its
+explanation needs. Messages are templates over those numbers, so the explanation of one business is
+built from exactly the arrays that decided it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from functools import cached_property
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from shien.rules.columns import Batch
+from shien.rules.registry import Frame, ParamView, Program, Round, registry
+from shien.rules.vec import Bools, Ints, Tri, any_of, tri
+from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+T = TypeVar("T")
+DueKey = Literal["acceptance_end", "form4_deadline", "project_end", "report_deadline"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A criterion: templates for passed / failed / unknown, and the parameter it rests on."""
+
+    code: str
+    label: str
+    ok: str
+    ng: str
+    unknown: str = ""
+    source: str = ""  # a parameter name, may contain {industry} or {prefecture}
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A commitment, obligation or calculation step, shown where `when` holds (all rows if None)."""
+
+    code: str
+    text: str
+    when: str | None = None  # name of a boolean fact
+    after: str | None = None  # code of a check that must have passed (else the check speaks)
+    due: DueKey | None = None
+    source: str = ""
+
+
+@dataclass(slots=True)
+class Outcome:
+    frame: Frame
+    checks: list[tuple[Check, Tri]]
+    eligible: Bools
+    subsidy: Ints
+    cap: Ints
+    rate_index: npt.NDArray[np.int8]
+    rates: tuple[tuple[Fraction, str], ...]  # (rate, why) per index
+    facts: dict[str, npt.NDArray[Any]]
+    provisions: list[tuple[Check, Tri, Bools]] = field(default_factory=list)
+    commitments: tuple[Note, ...] = ()
+    obligations: tuple[Note, ...] = ()
+    trace: tuple[Note, ...] = ()
+    rate_detail: str = ""
+    sources: tuple[str, ...] = ()
+    constants: dict[str, Any] = field(default_factory=dict)  # template values shared by every row
+
+
+@dataclass(slots=True)
+class RoundInfo:
+    round: Round | None
+    accepting: bool
+
+
+class Context:
+    """One batch at one moment: parameters of that day, and facts shared by many frames."""
+
+    def __init__(self, batch: Batch, as_of: datetime) -> None:
+        self.batch = batch
+        self.as_of = as_of
+        self.day: date = as_of.date()
+        self.registry = registry()
+        self.params: ParamView = self.registry.at(self.day)
+        self._memo: dict[str, Any] = {}
+        self._rounds: dict[tuple[str, str], RoundInfo] = {}
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Facts several frames of a program share are computed once per batch."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[no-any-return]
+
+    def round(self, program: Program, frame_id: str) -> RoundInfo:
+        key = (program.id, frame_id)
+        if key not in self._rounds:
+            self._rounds[key] = find_round(program, frame_id, self.as_of)
+        return self._rounds[key]
+
+    def _by_industry(self, key: str) -> Ints:
+        table = self.params.table(
+            f"sme:{key}", lambda p: np.array([p[f"sme.{name}"][key] for name in INDUSTRIES], dtype=np.int64)
+        )
+        return table[self.batch.code("industry")]  # type: ignore[no-any-return]
+
+    @cached_property
+    def capital_max(self) -> Ints:
+        return self._by_industry("capital_max_yen")
+
+    @cached_property
+    def employees_max(self) -> Ints:
+        return self._by_industry("employees_max")
+
+    @cached_property
+    def small_max(self) -> Ints:
+        return self._by_industry("small_employees_max")
+
+    @cached_property
+    def sme(self) -> Tri:
+        """中小企業者: the capital test OR the employee test of the industry."""
+        capital, known = self.batch.int("capital_yen")
+        employees, _ = self.batch.int("employees")
+        return any_of(tri(capital <= self.capital_max, known), tri(employees <= self.employees_max))
+
+    @cached_property
+    def small(self) -> Bools:
+        """小規模事業者: employees within the industry's small-business limit."""
+        employees, _ = self.batch.int("employees")
+        return employees <= self.small_max  # type: ignore[no-any-return]
+
+    @cached_property
+    def regional_wage(self) -> tuple[Ints, Bools]:
+        """地域別最低賃金 of each business's prefecture on the evaluation day."""
+        table = self.params.table(
+            "minimum_wage",
+            lambda params: np.array([params[f"minimum_wage.{p}"] for p in PREFECTURES] + [0], dtype=np.int64),
+        )
+        codes = self.batch.code("prefecture")
+        return table[codes], codes >= 0  # code -1 picks the trailing 0, masked as unknown
+
+    def shared_facts(self) -> dict[str, npt.NDArray[Any]]:
+        wage, _ = self.regional_wage
+        return {
+            "capital_max": self.capital_max,
+            "employees_max": self.employees_max,
+            "small_max": self.small_max,
+            "regional_wage": wage,
+        }
+
+
+def find_round(program: Program, frame_id: str, at: datetime) -> RoundInfo:
+    """The round that applies at `at`: the open one, else the next, else an undated one, else the last."""
+    dated = [r for r in program.rounds_for(frame_id) if r.acceptance_start and r.acceptance_end]
+    for r in dated:
+        if r.accepting(at):
+            return RoundInfo(r, True)
+    upcoming = [r for r in dated if r.acceptance_start and r.acceptance_start > at]
+    if upcoming:
+        return RoundInfo(min(upcoming, key=lambda r: r.acceptance_start or at), False)
+    undated = [r for r in program.rounds_for(frame_id) if r.acceptance_start is None]
+    if undated:
+        return RoundInfo(undated[0], False)
+    if dated:
+        return RoundInfo(max(dated, key=lambda r: r.acceptance_end or at), False)
+    return RoundInfo(None, False)
+
+
+SME = Check(
+    "sme",
+    "中小企業者であること",
+    ok="{industry}の中小企業者（資本金{capital_max_man}以下 または 従業員{employees_max}人以下）に該当します",
+    ng="{industry}では資本金{capital_max_man}以下 または 従業員{employees_max}人以下が中小企業者の要件です（資本金{capital_yen_text}・従業員{employees}人）",
+    unknown="従業員数が{employees_max}人を超えるため、資本金が{capital_max_man}以下であることの確認が必要です",
+    source="sme.{industry}",
+)
+
+
+@functools.lru_cache(maxsize=64)
+def purpose_check(frame: Frame, what: str) -> Check:
+    return Check(
+        "purpose",
+        f"{what}の取組であること",
+        ok=f"計画の目的が{what}に当たります",
+        ng=f"この枠は{what}の取組が対象です（計画の目的に含まれていません）",
+        unknown=f"この枠は{what}の取組が対象です（計画の目的を入力すると判定できます）",
+    )

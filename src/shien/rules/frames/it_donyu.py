@@ -1,0 +1,339 @@
+"""IT導入補助金: 通常枠, インボイス対応類型, 電子取引類型, 複数社連携IT導入枠, セキュリティ対策推進枠."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
+from shien.rules.registry import Frame
+from shien.rules.vec import (
+    FAIL,
+    PASS,
+    UNKNOWN,
+    Ints,
+    all_passable,
+    frac,
+    is_true,
+    mul_floor,
+    mul_floor_indexed,
+    select_rate,
+    tiered_indexed,
+    tri,
+)
+
+SOFTWARE = Check(
+    "software_required",
+    "登録されたITツール（ソフトウェア・クラウド）を含むこと",
+    ok="ソフトウェア購入費・クラウド利用料 {software_total:,}円 を含みます",
+    ng="ソフトウェア（ITツール）の導入が必要です（ハードウェアのみの購入は対象外）",
+)
+PROCESSES = Check(
+    "processes",
+    "業務プロセスを1つ以上含むITツールであること",
+    ok="ITツールの業務プロセス数 {processes}",
+    ng="ITツールは業務プロセスを1つ以上含む必要があります",
+    unknown="導入するITツールの業務プロセス数（登録ITツールの情報）の確認が必要です",
+)
+TSUJO_LOWER = Check(
+    "lower_limit",
+    "補助額が下限額以上であること",
+    ok="補助額 {capped:,}円 ≥ 下限額 {lower:,}円",
+    ng="補助額 {capped:,}円 が下限額 {lower:,}円 に届きません",
+    source="it_donyu.tsujo.bands",
+)
+TSUJO_BAND = Check(
+    "tsujo_band",
+    "4プロセス以上（補助額150万円以上450万円以下）",
+    ok="業務プロセスが4以上のため、補助額の上限は{cap:,}円です",
+    ng="業務プロセスが4以上のITツールなら、補助額の上限が450万円になります（現在は150万円未満）",
+    unknown="業務プロセスが4以上のITツールなら、補助額の上限が450万円になります",
+    source="it_donyu.tsujo.bands",
+)
+INVOICE_FUNCTIONS = Check(
+    "invoice_functions",
+    "会計・受発注・決済のうち1機能以上を有するソフトウェアであること",
+    ok="インボイス対応の機能 {functions}機能",
+    ng="会計・受発注・決済のいずれかの機能を有するソフトウェアが対象です",
+    unknown="ソフトウェアが会計・受発注・決済のいずれかの機能を有することの確認が必要です",
+    source="it_donyu.invoice.software",
+)
+TWO_FUNCTIONS = Check(
+    "two_functions",
+    "2機能以上（補助額50万円超〜350万円）",
+    ok="2機能以上のため、ソフトウェアの補助額の上限は350万円です",
+    ng="会計・受発注・決済のうち2機能以上を有するソフトウェアなら、補助額50万円超（上限350万円）の部分も対象になります",
+    unknown="2機能以上のソフトウェアなら、補助額50万円超（上限350万円）の部分も対象になります",
+    source="it_donyu.invoice.software",
+)
+ORDERING = Check(
+    "ordering_software",
+    "インボイス対応済の受発注ソフトを導入すること",
+    ok="受発注ソフト {ordering:,}円",
+    ng="電子取引類型は、取引先の受注者が無償で利用できるインボイス対応済の受発注ソフトの導入が対象です",
+)
+MEMBERS = Check(
+    "consortium_members",
+    "10者以上の中小企業・小規模事業者等が連携すること",
+    ok="連携する事業者 {members}者 ≥ {min_members}者",
+    ng="連携する事業者 {members}者 が{min_members}者に届きません",
+    unknown="{min_members}者以上の中小企業・小規模事業者等の連携が必要です（連携する事業者数を入力すると判定できます）",
+    source="it_donyu.fukusu",
+)
+HAS_EXPENSES = Check(
+    "eligible_expenses",
+    "補助対象経費があること",
+    ok="補助対象経費 {base:,}円",
+    ng="この枠の補助対象経費が入力されていません",
+)
+SECURITY = Check(
+    "security_service",
+    "サイバーセキュリティお助け隊サービスの利用であること",
+    ok="セキュリティサービス利用料 {security:,}円",
+    ng="IPA「サイバーセキュリティお助け隊サービスリスト」掲載サービスの利用料が対象です",
+)
+
+COMMON_COMMITMENTS = (
+    Note("commit_tool", "事務局に登録されたITツールを、登録されたIT導入支援事業者と共同で申請する"),
+    Note("commit_gbiz", "GビズIDプライムを取得し、SECURITY ACTIONを宣言して締切までに交付申請する", due="acceptance_end"),
+    Note("commit_cloud", "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象", source="it_donyu.cloud_max_months"),
+)
+COMMON_OBLIGATIONS = (
+    Note("report_results", "交付決定後にITツールを契約・導入・支払いし、事業実績報告を提出する"),
+    Note("report_effect", "事業実施効果報告（労働生産性の向上の状況等）を提出する"),
+)
+TRACE = (
+    Note("base", "補助対象経費 {base:,}円"),
+    Note("rate", "補助率 {rate}（{rate_reason}）"),
+    Note("calc", "計算額 {raw:,}円（円未満切捨て）"),
+    Note("cap", "補助上限額 {cap:,}円"),
+    Note("result", "補助額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
+)
+INVOICE_TRACE = (
+    Note("software", "ソフトウェア等 {software_base:,}円 × {rate}（補助額50万円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円"),
+    Note("pc", "PC・タブレット等 {pc:,}円 × 1/2 → {pc_subsidy:,}円（上限 {pc_cap:,}円）", when="has_pc"),
+    Note("register", "レジ・券売機等 {register:,}円 × 1/2 → {register_subsidy:,}円（上限 {register_cap:,}円）", when="has_register"),
+    Note("analysis", "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 50万円×{members}者）", when="is_fukusu"),
+    Note("coordination", "事務費・専門家費 {coordination:,}円 × 2/3 → {coordination_subsidy:,}円（上限 {coordination_cap:,}円）", when="is_fukusu"),
+    Note("result", "補助額 合計 {capped:,}円"),
+)
+
+
+def _outcome(
+    ctx: Context, frame: Frame, checks: list[tuple[Check, np.ndarray]], capped: Ints, cap: Ints, **kw: object
+) -> Outcome:
+    eligible = all_passable([t for _, t in checks])
+    facts = dict(kw.pop("facts", {}))  # type: ignore[call-overload]
+    facts.update({"capped": capped, "cap": cap})
+    return Outcome(
+        frame=frame,
+        checks=checks,
+        eligible=eligible,
+        subsidy=np.where(eligible, capped, 0),
+        cap=cap,
+        facts=facts,
+        commitments=COMMON_COMMITMENTS,
+        obligations=COMMON_OBLIGATIONS,
+        constants={"cloud_months": ctx.params["it_donyu.cloud_max_months"], **kw.pop("constants", {})},  # type: ignore[dict-item]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def tsujo(ctx: Context, frame: Frame) -> Outcome:
+    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    bands = p["it_donyu.tsujo.bands"]
+    rate = frac(p["it_donyu.tsujo.rate"])
+    processes, processes_known = b.int("software_processes")
+    software_total = b.expenses(["software", "cloud"])
+    base = b.expenses(frame.expenses)
+    raw = mul_floor(base, rate)
+    small_band, big_band = bands[0], bands[1]
+    big = processes_known & (processes >= big_band["min_processes"]) & (raw >= big_band["lower"])
+    cap = np.where(big, big_band["upper"], small_band["upper"]).astype(np.int64)
+    lower = np.where(big, big_band["lower"], small_band["lower"]).astype(np.int64)
+    capped = np.minimum(raw, cap)
+    checks = [
+        (SME, ctx.sme),
+        (purpose_check(frame, "ITツールの導入による業務効率化"), b.has_any("purposes", frame.purposes)),
+        (SOFTWARE, tri(software_total > 0)),
+        (PROCESSES, tri(processes >= small_band["min_processes"], processes_known)),
+        (TSUJO_LOWER, tri(capped >= lower)),
+    ]
+    band_state = np.where(big, PASS, np.where(processes_known, FAIL, UNKNOWN)).astype(np.int8)
+    return _outcome(
+        ctx, frame, checks, capped, cap,
+        rate_index=np.zeros(n, dtype=np.int8),
+        rates=((rate, "通常枠"),),
+        provisions=[(TSUJO_BAND, band_state, raw >= big_band["lower"])],
+        trace=TRACE,
+        facts={"base": base, "raw": raw, "lower": lower, "software_total": software_total, "processes": processes},
+        sources=("it_donyu.tsujo.bands", "it_donyu.tsujo.rate"),
+    )
+
+
+def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
+    """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware."""
+    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    sw = p["it_donyu.invoice.software"]
+    pc_p, reg_p = p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"]
+    functions = b.count("invoice_functions")
+    functions_known = b.known["invoice_functions"]
+    two = functions_known & (functions >= sw["min_functions_for_over"])
+    software_base = b.expenses(["software", "cloud", "installation"])
+    index = select_rate([(ctx.small, 1)], 0, n)
+    threshold, over = int(sw["tier_threshold_yen"]), frac(sw["over"])
+    software_raw = tiered_indexed(software_base, index, (frac(sw["rate"]), frac(sw["small_rate"])), threshold, over)
+    software_cap = np.where(two, int(sw["cap"]), threshold).astype(np.int64)
+    software_subsidy = np.minimum(software_raw, software_cap)
+    pc, register = b.expense("pc"), b.expense("register")
+    pc_subsidy = np.minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"]))
+    register_subsidy = np.minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"]))
+    return {
+        "index": index,
+        "functions": functions,
+        "functions_known": functions_known,
+        "two": two,
+        "software_base": software_base,
+        "software_raw": software_raw,
+        "software_cap": software_cap,
+        "software_subsidy": software_subsidy,
+        "pc": pc,
+        "register": register,
+        "pc_subsidy": pc_subsidy,
+        "register_subsidy": register_subsidy,
+        "pc_cap": int(pc_p["cap"]),
+        "register_cap": int(reg_p["cap"]),
+        "has_pc": pc > 0,
+        "has_register": register > 0,
+    }
+
+
+def _invoice_rates(ctx: Context) -> tuple[tuple[object, str], ...]:
+    sw = ctx.params["it_donyu.invoice.software"]
+    return ((frac(sw["rate"]), "中小企業"), (frac(sw["small_rate"]), "小規模事業者"))
+
+
+def _invoice_checks(ctx: Context, frame: Frame, parts: dict[str, Ints]) -> list[tuple[Check, np.ndarray]]:
+    b = ctx.batch
+    return [
+        (SME, ctx.sme),
+        (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
+        (SOFTWARE, tri(parts["software_base"] - b.expense("installation") > 0)),
+        (INVOICE_FUNCTIONS, tri(parts["functions"] >= 1, parts["functions_known"])),
+    ]
+
+
+def _two_state(parts: dict[str, Ints]) -> np.ndarray:
+    return np.where(parts["two"], PASS, np.where(parts["functions_known"], FAIL, UNKNOWN)).astype(np.int8)
+
+
+def invoice(ctx: Context, frame: Frame) -> Outcome:
+    parts = _invoice_parts(ctx, frame)
+    capped = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"]
+    cap = parts["software_cap"] + parts["pc_cap"] + parts["register_cap"]
+    n = ctx.batch.n
+    return _outcome(
+        ctx, frame, _invoice_checks(ctx, frame, parts), capped, cap,
+        rate_index=parts["index"].astype(np.int8),
+        rates=_invoice_rates(ctx),
+        provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["software_cap"])],
+        trace=INVOICE_TRACE,
+        rate_detail="補助額50万円超の部分は2/3。PC・タブレット等、レジ・券売機等は1/2",
+        facts={**parts, "software_total": parts["software_base"], "is_fukusu": np.zeros(n, dtype=bool)},
+        sources=("it_donyu.invoice.software", "it_donyu.invoice.pc", "it_donyu.invoice.register"),
+    )
+
+
+def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
+    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    d = p["it_donyu.denshi_torihiki"]
+    ordering = b.expense("ordering_software")
+    rates = ((frac(d["other_rate"]), "大企業等"), (frac(d["sme_rate"]), "中小企業・小規模事業者等"))
+    index = select_rate([(is_true(ctx.sme), 1)], 0, n)
+    raw = mul_floor_indexed(ordering, index, tuple(r for r, _ in rates))
+    cap = np.full(n, int(d["cap"]), dtype=np.int64)
+    capped = np.minimum(raw, cap)
+    checks = [
+        (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
+        (ORDERING, tri(ordering > 0)),
+    ]
+    return _outcome(
+        ctx, frame, checks, capped, cap,
+        rate_index=index, rates=rates, trace=TRACE,
+        facts={"base": ordering, "raw": raw, "ordering": ordering},
+        sources=("it_donyu.denshi_torihiki",),
+    )
+
+
+def fukusu(ctx: Context, frame: Frame) -> Outcome:
+    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    f = p["it_donyu.fukusu"]
+    parts = _invoice_parts(ctx, frame)
+    members, members_known = b.int("consortium_members")
+    analysis, coordination = b.expense("analysis"), b.expense("coordination")
+    analysis_cap = np.where(members_known, members, 0) * int(f["analysis_per_member"])
+    analysis_subsidy = np.minimum(mul_floor(analysis, frac(f["analysis_rate"])), analysis_cap)
+    coordination_subsidy = np.minimum(mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"]))
+    group = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"] + analysis_subsidy
+    capped = np.minimum(group, int(f["group_cap"])) + coordination_subsidy
+    cap = np.full(n, int(f["group_cap"]) + int(f["coordination_cap"]), dtype=np.int64)
+    base = b.expenses(frame.expenses)
+    checks = [
+        (SME, ctx.sme),
+        (purpose_check(frame, "インボイス制度への対応・キャッシュレス決済等の導入"), b.has_any("purposes", frame.purposes)),
+        (MEMBERS, tri(members >= int(f["min_members"]), members_known)),
+        (HAS_EXPENSES, tri(base > 0)),
+    ]
+    return _outcome(
+        ctx, frame, checks, capped, cap,
+        rate_index=parts["index"].astype(np.int8),
+        rates=_invoice_rates(ctx),
+        trace=INVOICE_TRACE,
+        rate_detail="①インボイス対応類型と同様、②消費動向等分析経費・③事務費・専門家費は2/3",
+        facts={
+            **parts,
+            "base": base,
+            "members": members,
+            "analysis": analysis,
+            "coordination": coordination,
+            "analysis_subsidy": analysis_subsidy,
+            "coordination_subsidy": coordination_subsidy,
+            "coordination_cap": int(f["coordination_cap"]),
+            "is_fukusu": np.ones(n, dtype=bool),
+        },
+        constants={"min_members": f["min_members"]},
+        sources=("it_donyu.fukusu", "it_donyu.invoice.software"),
+    )
+
+
+def security(ctx: Context, frame: Frame) -> Outcome:
+    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    s = p["it_donyu.security"]
+    rate = frac(s["rate"])
+    service = b.expense("security_service")
+    raw = mul_floor(service, rate)
+    cap = np.full(n, int(s["cap"]), dtype=np.int64)
+    capped = np.minimum(raw, cap)
+    lower = np.full(n, int(s["lower"]), dtype=np.int64)
+    checks = [
+        (SME, ctx.sme),
+        (purpose_check(frame, "サイバーセキュリティ対策"), b.has_any("purposes", frame.purposes)),
+        (SECURITY, tri(service > 0)),
+        (TSUJO_LOWER, tri(capped >= lower)),
+    ]
+    return _outcome(
+        ctx, frame, checks, capped, cap,
+        rate_index=np.zeros(n, dtype=np.int8), rates=((rate, "セキュリティ対策推進枠"),), trace=TRACE,
+        facts={"base": service, "raw": raw, "security": service, "lower": lower},
+        sources=("it_donyu.security",),
+    )
+
+
+RULES: dict[str, Callable[[Context, Frame], Outcome]] = {
+    "tsujo": tsujo,
+    "invoice": invoice,
+    "denshi_torihiki": denshi_torihiki,
+    "fukusu": fukusu,
+    "security": security,
+}

@@ -1,0 +1,61 @@
+"""Japanese formatting for amounts, rates and dates (和暦 with 西暦), shared by the CLI and the web."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Final
+
+from shien.rules.registry import JST
+
+# (first day, era name); the first year of an era is written 元年
+ERAS: Final[tuple[tuple[date, str], ...]] = (
+    (date(2019, 5, 1), "令和"),
+    (date(1989, 1, 8), "平成"),
+    (date(1926, 12, 25), "昭和"),
+)
+WEEKDAYS: Final = "月火水木金土日"
+
+
+def yen(amount: int) -> str:
+    return f"{amount:,}円"
+
+
+def man_yen(amount: int) -> str:
+    """1,500万円 style where the amount is a whole number of 万円, else the plain yen figure."""
+    if amount and amount % 10_000 == 0:
+        man = amount // 10_000
+        if man % 10_000 == 0:
+            return f"{man // 10_000:,}億円"
+        return f"{man:,}万円"
+    return yen(amount)
+
+
+def rate(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def wareki_year(day: date) -> str:
+    for start, era in ERAS:
+        if day >= start:
+            year = day.year - start.year + 1
+            return f"{era}{'元' if year == 1 else year}年"
+    return f"{day.year}年"
+
+
+def wareki(day: date | datetime, *, weekday: bool = True) -> str:
+    """令和6年3月27日(水) — the calendar date in 和暦."""
+    if isinstance(day, datetime):
+        day = day.astimezone(JST).date()
+    out = f"{wareki_year(day)}{day.month}月{day.day}日"
+    return f"{out}({WEEKDAYS[day.weekday()]})" if weekday else out
+
+
+def wareki_datetime(moment: datetime) -> str:
+    """令和6年3月27日(水) 17:00（2024-03-27）— the instant in JST, 和暦 with 西暦."""
+    local = moment.astimezone(JST)
+    return f"{wareki(local)} {local:%H:%M}（{local:%Y-%m-%d}）"
+
+
+def wareki_date(day: date) -> str:
+    return f"{wareki(day)}（{day.isoformat()}）"
