@@ -143,15 +143,41 @@ def profile_to_record(profile: Profile) -> dict[str, Any]:
 
 
 class Batch:
-    """Columns of facts for n businesses; every rule reads its inputs from here."""
+    """Columns of facts for n businesses; every rule reads its inputs from here.
 
-    __slots__ = ("n", "values", "known", "_zeros")
+    A batch of one holds plain Python scalars instead of 1-element arrays (`scalar` is True): the
+    rules run unchanged on either, and scalars avoid numpy's per-call cost for a single business.
+    """
 
-    def __init__(self, n: int, values: dict[str, npt.NDArray[Any]], known: dict[str, Bools]) -> None:
+    __slots__ = ("n", "values", "known", "scalar", "_zeros")
+
+    def __init__(
+        self, n: int, values: dict[str, Any], known: dict[str, Any], *, scalar: bool = False
+    ) -> None:
         self.n = n
         self.values = values
         self.known = known
-        self._zeros = np.zeros(n, dtype=np.int64)
+        self.scalar = scalar
+        self._zeros: Any = 0 if scalar else np.zeros(n, dtype=np.int64)
+
+    @property
+    def size(self) -> int | None:
+        """The batch size for vector helpers, None on scalars."""
+        return None if self.scalar else self.n
+
+    def full(self, value: Any) -> Any:
+        return value if self.scalar else np.full(self.n, value)
+
+    def to_scalar(self) -> Batch:
+        """The same single business on Python scalars."""
+        if self.n != 1:
+            raise ValueError("only a batch of one can run on scalars")
+        return Batch(
+            1,
+            {k: v[0].item() for k, v in self.values.items()},
+            {k: bool(v[0]) for k, v in self.known.items()},
+            scalar=True,
+        )
 
     # -- readers used by the rules --
     def int(self, name: str) -> tuple[Ints, Bools]:
@@ -161,7 +187,7 @@ class Batch:
         return self.values[name]  # type: ignore[no-any-return]
 
     def flag(self, name: str) -> Bools:
-        return self.values[name] == PASS  # type: ignore[no-any-return]
+        return self.values[name] == PASS
 
     def code(self, name: str) -> npt.NDArray[np.int16]:
         return self.values[name]  # type: ignore[no-any-return]
@@ -172,12 +198,17 @@ class Batch:
 
     def count(self, name: str) -> Ints:
         """How many members a set column holds per row."""
-        return np.bitwise_count(self.values[name].astype(np.uint64)).astype(np.int64)  # type: ignore[no-any-return]
+        value = self.values[name]
+        if self.scalar:
+            return int(value).bit_count()
+        return np.bitwise_count(value.astype(np.uint64)).astype(np.int64)
 
     def expense(self, category: str) -> Ints:
         return self.values.get(f"expense_{category}", self._zeros)  # type: ignore[no-any-return]
 
     def expenses(self, categories: tuple[str, ...] | list[str]) -> Ints:
+        if self.scalar:
+            return sum(self.values.get(f"expense_{c}", 0) for c in categories)
         total = self._zeros.copy()
         for category in categories:
             column = self.values.get(f"expense_{category}")
@@ -192,7 +223,11 @@ class Batch:
             value = self.values.get(column.name)
             if value is None:
                 continue
-            out[column.name] = _decode(column, value[i], self.known.get(column.name, None), i)
+            known = self.known.get(column.name)
+            if self.scalar:
+                out[column.name] = _decode(column, value, known)
+            else:
+                out[column.name] = _decode(column, value[i], None if known is None else known[i])
         return out
 
     # -- builders --
@@ -241,6 +276,11 @@ class Batch:
     def from_profiles(cls, profiles: list[Profile]) -> Batch:
         return cls.from_records([profile_to_record(p) for p in profiles])
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Batch:
+        """One business on scalars (see the class docstring)."""
+        return cls.from_records([record]).to_scalar()
+
 
 @lru_cache(maxsize=512)
 def _bits(name: str, codes: tuple[str, ...]) -> int:
@@ -251,8 +291,8 @@ def _bits(name: str, codes: tuple[str, ...]) -> int:
     return bits
 
 
-def _decode(column: Column, value: Any, known: Bools | None, i: int) -> Any:
-    if known is not None and not known[i]:
+def _decode(column: Column, value: Any, known: Any) -> Any:
+    if known is not None and not known:
         return None
     kind = column.kind
     if kind in ("tri", "flag"):

@@ -90,11 +90,11 @@ def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any]) 
     values.ev = ev
     values.update(outcome.constants)
     for name, column in outcome.facts.items():
-        value = column[i].item() if isinstance(column, np.ndarray) else column
+        value = column[i].item() if type(column) is np.ndarray else column
         if name.endswith("_pct"):
             value = f"{value / 100:g}"
         values[name] = value
-    rate_value, reason = outcome.rates[outcome.rate_index[i]]
+    rate_value, reason = outcome.rates[_at(outcome.rate_index, i)]
     values["frame_name"] = outcome.frame.name
     values["rate"] = rate_text(rate_value)
     values["rate_reason"] = reason
@@ -110,11 +110,11 @@ def base_values(ev: Evaluation, i: int, row: dict[str, Any]) -> dict[str, Any]:
     ctx = ev.ctx
     out = {name: MISSING if value is None else value for name, value in row.items()}
     for name, column in ctx.shared_facts().items():
-        out[name] = column[i].item()
-    out["capital_max_man"] = man_yen(int(ctx.capital_max[i]))
+        out[name] = int(_at(column, i))
+    out["capital_max_man"] = man_yen(int(_at(ctx.capital_max, i)))
     capital = row.get("capital_yen")
     out["capital_yen_text"] = "未入力" if capital is None else man_yen(capital)
-    out["_regional_known"] = bool(ctx.regional_wage[1][i])
+    out["_regional_known"] = bool(_at(ctx.regional_wage[1], i))
     return out
 
 
@@ -197,7 +197,7 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
     conditions = []
     states: dict[str, int] = {}
     for check, values in outcome.checks:
-        value = int(values[i])
+        value = int(_at(values, i))
         states[check.code] = value
         entry = _source(check.source, r)
         used.append(entry)
@@ -216,16 +216,16 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
             conditions.append({"code": check.code, "kind": "confirm", "message": message, "due": None})
     provisions = []
     for check, values, shown in outcome.provisions:
-        if not shown[i]:
+        if not _at(shown, i):
             continue
-        value = int(values[i])
+        value = int(_at(values, i))
         entry = _source(check.source, r)
         used.append(entry)
         template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
         provisions.append(
             {"code": check.code, "label": _text(check.label, r), "applied": _state(value), "message": _text(template, r)}
         )
-    eligible = bool(outcome.eligible[i])
+    eligible = bool(_at(outcome.eligible, i))
     # commitments and obligations belong to frames the business can apply for
     for note in outcome.commitments if eligible else ():
         if _shown(note, outcome, i, states):
@@ -245,7 +245,7 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
                 }
             )
     trace = [_text(note.text, r) for note in outcome.trace if _shown(note, outcome, i, states)]
-    rate_value = outcome.rates[outcome.rate_index[i]][0]
+    rate_value = outcome.rates[_at(outcome.rate_index, i)][0]
     return {
         "program": frame.program,
         "frame": frame.id,
@@ -253,8 +253,8 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
         "frame_name": frame.name,
         "kind": "grant",
         "eligible": eligible,
-        "subsidy_yen": int(outcome.subsidy[i]),
-        "cap_yen": int(outcome.cap[i]),
+        "subsidy_yen": int(_at(outcome.subsidy, i)),
+        "cap_yen": int(_at(outcome.cap, i)),
         "rate": rate_text(rate_value),
         "rate_detail": outcome.rate_detail or None,
         "criteria": criteria,
@@ -268,11 +268,14 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
     }
 
 
+def _at(values: Any, i: int) -> Any:
+    """Row i of a column, or the value itself on scalars."""
+    return values[i] if type(values) is np.ndarray else values
+
+
 def _shown(note: Note, outcome: Outcome, i: int, states: dict[str, int]) -> bool:
-    if note.when is not None:
-        when = outcome.facts[note.when]
-        if not (when[i] if isinstance(when, np.ndarray) else when):
-            return False
+    if note.when is not None and not _at(outcome.facts[note.when], i):
+        return False
     return note.after is None or states.get(note.after, PASS) == PASS
 
 
@@ -334,7 +337,7 @@ def estimate(profiles: list[Profile], *, as_of: datetime | None = None) -> list[
     out: list[dict[str, Any] | None] = [None] * len(profiles)
     for moment, indexes in groups.items():
         records = [profile_to_record(profiles[i]) for i in indexes]
-        batch = Batch.from_records(records)
+        batch = Batch.from_record(records[0]) if len(records) == 1 else Batch.from_records(records)
         ev = evaluate(batch, moment)
         shared = non_grant_results(ev)
         for row_index, profile_index in enumerate(indexes):

@@ -1,5 +1,8 @@
 """Vector arithmetic for the rules: three-state logic and exact integer money.
 
+Every function takes numpy arrays (a batch) or plain Python scalars (one business): the rule code is
+the same, and a batch of one runs on scalars because numpy's per-call cost dominates tiny arrays.
+
 A criterion's result is an int8 per business: FAIL=0, UNKNOWN=1, PASS=2. With that order Kleene
 logic is arithmetic: AND is the minimum, OR is the maximum, NOT is 2 - x. A fact that was not given
 makes a criterion UNKNOWN, which is a condition to confirm rather than a failure.
@@ -10,42 +13,68 @@ arithmetic (amount * numerator // denominator), so no float ever touches an amou
 
 from __future__ import annotations
 
+import bisect
 from fractions import Fraction
 from functools import lru_cache, reduce
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-Tri = npt.NDArray[np.int8]
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
+# A column or a scalar: rules are written once for both (see the module docstring).
+Tri = Any
+Ints = Any
+Bools = Any
 
 FAIL: Final = np.int8(0)
 UNKNOWN: Final = np.int8(1)
 PASS: Final = np.int8(2)
 
 
+def is_vector(value: Any) -> bool:
+    return type(value) is np.ndarray
+
+
 def tri(condition: Bools, known: Bools | None = None) -> Tri:
     """PASS where the condition holds, FAIL where not, UNKNOWN where the facts are not known."""
+    if type(condition) is not np.ndarray:
+        if known is not None and not known:
+            return 1
+        return 2 if condition else 0
     doubled = condition.view(np.int8) << 1
     return doubled if known is None else np.where(known, doubled, UNKNOWN)
 
 
-def tri_const(n: int, value: np.int8) -> Tri:
-    return np.full(n, value, dtype=np.int8)
+def where(condition: Bools, a: Any, b: Any) -> Any:
+    if type(condition) is np.ndarray:
+        return np.where(condition, a, b)
+    return a if condition else b
+
+
+def minimum(a: Any, b: Any) -> Any:
+    if type(a) is np.ndarray or type(b) is np.ndarray:
+        return np.minimum(a, b)
+    return a if a <= b else b
+
+
+def not_(mask: Bools) -> Bools:
+    return ~mask if type(mask) is np.ndarray else not mask
 
 
 def all_of(*values: Tri) -> Tri:
+    if type(values[0]) is not np.ndarray:
+        return min(values)
     return reduce(np.minimum, values)
 
 
 def any_of(*values: Tri) -> Tri:
+    if type(values[0]) is not np.ndarray:
+        return max(values)
     return reduce(np.maximum, values)
 
 
 def negate(value: Tri) -> Tri:
-    return (PASS - value).astype(np.int8)
+    return (PASS - value).astype(np.int8) if type(value) is np.ndarray else 2 - value
 
 
 def is_true(value: Tri) -> Bools:
@@ -59,6 +88,8 @@ def not_failed(value: Tri) -> Bools:
 
 def all_passable(values: list[Tri]) -> Bools:
     """Eligible: no criterion failed (unknown ones become conditions to confirm)."""
+    if type(values[0]) is not np.ndarray:
+        return min(values) != 0
     return np.minimum.reduce(values) != FAIL if len(values) > 1 else values[0] != FAIL
 
 
@@ -97,12 +128,17 @@ def tiered(amount: Ints, rate: Fraction, threshold: int, over: Fraction) -> Ints
     limit = threshold * b
     below = scaled // b
     above = threshold + ((scaled - limit) * c) // (a * d)
-    return np.where(scaled <= limit, below, above)
+    return where(scaled <= limit, below, above)
 
 
-def select_rate(choices: list[tuple[Bools, int]], default: int, n: int) -> npt.NDArray[np.int8]:
-    """Index of the rate that applies per row: the first choice whose mask holds, else `default`."""
-    out: npt.NDArray[np.int8] | np.int8 = np.int8(default)
+def select_rate(choices: list[tuple[Bools, int]], default: int, n: int | None) -> Any:
+    """Index of the rate that applies per row: the first choice whose mask holds, else `default`.
+
+    `n` is the batch size, or None for one business on scalars.
+    """
+    if n is None:
+        return next((index for mask, index in choices if mask), default)
+    out: Any = np.int8(default)
     for mask, index in reversed(choices):
         out = np.where(mask, np.int8(index), out)
     return out if isinstance(out, np.ndarray) else np.full(n, default, dtype=np.int8)
@@ -121,6 +157,8 @@ def mul_floor_indexed(amount: Ints, index: npt.NDArray[np.int8], rates: tuple[Fr
     """floor(amount * rates[index]) per row."""
     if len(rates) == 1:
         return mul_floor(amount, rates[0])
+    if type(index) is not np.ndarray:
+        return mul_floor(amount, rates[index])
     num, den = rate_arrays(rates)
     return (amount * num[index]) // den[index]
 
@@ -134,7 +172,9 @@ def _bands(maxima: tuple[int | None, ...], column: tuple[int, ...]) -> tuple[Int
 def band_lookup(values: Ints, maxima: list[int | None], column: list[int]) -> Ints:
     """The column value of the first band whose maximum is >= value (None is the open top band)."""
     edges, table = _bands(tuple(maxima), tuple(column))
-    return table[np.searchsorted(edges, values, side="left")]  # type: ignore[no-any-return]
+    if type(values) is not np.ndarray:
+        return column[bisect.bisect_left(edges.tolist(), values)]
+    return table[np.searchsorted(edges, values, side="left")]
 
 
 def tiered_indexed(
@@ -143,9 +183,11 @@ def tiered_indexed(
     """`tiered` with the first rate chosen per row."""
     if len(rates) == 1:
         return tiered(amount, rates[0], threshold, over)
+    if type(index) is not np.ndarray:
+        return tiered(amount, rates[index], threshold, over)
     nums, dens = rate_arrays(rates)
     a, b = nums[index], dens[index]
     c, d = over.numerator, over.denominator
     scaled = amount * a
     limit = threshold * b
-    return np.where(scaled <= limit, scaled // b, threshold + ((scaled - limit) * c) // (a * d))  # type: ignore[no-any-return]
+    return np.where(scaled <= limit, scaled // b, threshold + ((scaled - limit) * c) // (a * d))

@@ -59,7 +59,7 @@ class Outcome:
     eligible: Bools
     subsidy: Ints
     cap: Ints
-    rate_index: npt.NDArray[np.int8]
+    rate_index: Any  # per row, or one index on scalars
     rates: tuple[tuple[Fraction, str], ...]  # (rate, why) per index
     facts: dict[str, npt.NDArray[Any]]
     provisions: list[tuple[Check, Tri, Bools]] = field(default_factory=list)
@@ -105,7 +105,8 @@ class Context:
         table = self.params.table(
             f"sme:{key}", lambda p: np.array([p[f"sme.{name}"][key] for name in INDUSTRIES], dtype=np.int64)
         )
-        return table[self.batch.code("industry")]  # type: ignore[no-any-return]
+        code = self.batch.code("industry")
+        return int(table[code]) if self.batch.scalar else table[code]
 
     @cached_property
     def capital_max(self) -> Ints:
@@ -130,7 +131,7 @@ class Context:
     def small(self) -> Bools:
         """小規模事業者: employees within the industry's small-business limit."""
         employees, _ = self.batch.int("employees")
-        return employees <= self.small_max  # type: ignore[no-any-return]
+        return employees <= self.small_max
 
     @cached_property
     def regional_wage(self) -> tuple[Ints, Bools]:
@@ -140,6 +141,8 @@ class Context:
             lambda params: np.array([params[f"minimum_wage.{p}"] for p in PREFECTURES] + [0], dtype=np.int64),
         )
         codes = self.batch.code("prefecture")
+        if self.batch.scalar:
+            return int(table[codes]), codes >= 0
         return table[codes], codes >= 0  # code -1 picks the trailing 0, masked as unknown
 
     def shared_facts(self) -> dict[str, npt.NDArray[Any]]:

@@ -16,11 +16,13 @@ from shien.rules.vec import (
     all_passable,
     frac,
     is_true,
+    minimum,
     mul_floor,
     mul_floor_indexed,
     select_rate,
     tiered_indexed,
     tri,
+    where,
 )
 
 SOFTWARE = Check(
@@ -130,7 +132,7 @@ def _outcome(
         frame=frame,
         checks=checks,
         eligible=eligible,
-        subsidy=np.where(eligible, capped, 0),
+        subsidy=where(eligible, capped, 0),
         cap=cap,
         facts=facts,
         commitments=COMMON_COMMITMENTS,
@@ -141,7 +143,7 @@ def _outcome(
 
 
 def tsujo(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     bands = p["it_donyu.tsujo.bands"]
     rate = frac(p["it_donyu.tsujo.rate"])
     processes, processes_known = b.int("software_processes")
@@ -150,9 +152,9 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
     raw = mul_floor(base, rate)
     small_band, big_band = bands[0], bands[1]
     big = processes_known & (processes >= big_band["min_processes"]) & (raw >= big_band["lower"])
-    cap = np.where(big, big_band["upper"], small_band["upper"]).astype(np.int64)
-    lower = np.where(big, big_band["lower"], small_band["lower"]).astype(np.int64)
-    capped = np.minimum(raw, cap)
+    cap = where(big, big_band["upper"], small_band["upper"])
+    lower = where(big, big_band["lower"], small_band["lower"])
+    capped = minimum(raw, cap)
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "ITツールの導入による業務効率化"), b.has_any("purposes", frame.purposes)),
@@ -160,10 +162,10 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
         (PROCESSES, tri(processes >= small_band["min_processes"], processes_known)),
         (TSUJO_LOWER, tri(capped >= lower)),
     ]
-    band_state = np.where(big, PASS, np.where(processes_known, FAIL, UNKNOWN)).astype(np.int8)
+    band_state = where(big, PASS, where(processes_known, FAIL, UNKNOWN))
     return _outcome(
         ctx, frame, checks, capped, cap,
-        rate_index=np.zeros(n, dtype=np.int8),
+        rate_index=b.full(0),
         rates=((rate, "通常枠"),),
         provisions=[(TSUJO_BAND, band_state, raw >= big_band["lower"])],
         trace=TRACE,
@@ -174,21 +176,21 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
 
 def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware."""
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     sw = p["it_donyu.invoice.software"]
     pc_p, reg_p = p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"]
     functions = b.count("invoice_functions")
     functions_known = b.known["invoice_functions"]
     two = functions_known & (functions >= sw["min_functions_for_over"])
     software_base = b.expenses(["software", "cloud", "installation"])
-    index = select_rate([(ctx.small, 1)], 0, n)
+    index = select_rate([(ctx.small, 1)], 0, b.size)
     threshold, over = int(sw["tier_threshold_yen"]), frac(sw["over"])
     software_raw = tiered_indexed(software_base, index, (frac(sw["rate"]), frac(sw["small_rate"])), threshold, over)
-    software_cap = np.where(two, int(sw["cap"]), threshold).astype(np.int64)
-    software_subsidy = np.minimum(software_raw, software_cap)
+    software_cap = where(two, int(sw["cap"]), threshold)
+    software_subsidy = minimum(software_raw, software_cap)
     pc, register = b.expense("pc"), b.expense("register")
-    pc_subsidy = np.minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"]))
-    register_subsidy = np.minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"]))
+    pc_subsidy = minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"]))
+    register_subsidy = minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"]))
     return {
         "index": index,
         "functions": functions,
@@ -225,35 +227,35 @@ def _invoice_checks(ctx: Context, frame: Frame, parts: dict[str, Ints]) -> list[
 
 
 def _two_state(parts: dict[str, Ints]) -> np.ndarray:
-    return np.where(parts["two"], PASS, np.where(parts["functions_known"], FAIL, UNKNOWN)).astype(np.int8)
+    return where(parts["two"], PASS, where(parts["functions_known"], FAIL, UNKNOWN))
 
 
 def invoice(ctx: Context, frame: Frame) -> Outcome:
+    b = ctx.batch
     parts = _invoice_parts(ctx, frame)
     capped = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"]
     cap = parts["software_cap"] + parts["pc_cap"] + parts["register_cap"]
-    n = ctx.batch.n
     return _outcome(
         ctx, frame, _invoice_checks(ctx, frame, parts), capped, cap,
-        rate_index=parts["index"].astype(np.int8),
+        rate_index=parts["index"],
         rates=_invoice_rates(ctx),
         provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["software_cap"])],
         trace=INVOICE_TRACE,
         rate_detail="補助額50万円超の部分は2/3。PC・タブレット等、レジ・券売機等は1/2",
-        facts={**parts, "software_total": parts["software_base"], "is_fukusu": np.zeros(n, dtype=bool)},
+        facts={**parts, "software_total": parts["software_base"], "is_fukusu": b.full(False)},
         sources=("it_donyu.invoice.software", "it_donyu.invoice.pc", "it_donyu.invoice.register"),
     )
 
 
 def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     d = p["it_donyu.denshi_torihiki"]
     ordering = b.expense("ordering_software")
     rates = ((frac(d["other_rate"]), "大企業等"), (frac(d["sme_rate"]), "中小企業・小規模事業者等"))
-    index = select_rate([(is_true(ctx.sme), 1)], 0, n)
+    index = select_rate([(is_true(ctx.sme), 1)], 0, b.size)
     raw = mul_floor_indexed(ordering, index, tuple(r for r, _ in rates))
-    cap = np.full(n, int(d["cap"]), dtype=np.int64)
-    capped = np.minimum(raw, cap)
+    cap = b.full(int(d["cap"]))
+    capped = minimum(raw, cap)
     checks = [
         (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
         (ORDERING, tri(ordering > 0)),
@@ -267,17 +269,17 @@ def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
 
 
 def fukusu(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     f = p["it_donyu.fukusu"]
     parts = _invoice_parts(ctx, frame)
     members, members_known = b.int("consortium_members")
     analysis, coordination = b.expense("analysis"), b.expense("coordination")
-    analysis_cap = np.where(members_known, members, 0) * int(f["analysis_per_member"])
-    analysis_subsidy = np.minimum(mul_floor(analysis, frac(f["analysis_rate"])), analysis_cap)
-    coordination_subsidy = np.minimum(mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"]))
+    analysis_cap = where(members_known, members, 0) * int(f["analysis_per_member"])
+    analysis_subsidy = minimum(mul_floor(analysis, frac(f["analysis_rate"])), analysis_cap)
+    coordination_subsidy = minimum(mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"]))
     group = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"] + analysis_subsidy
-    capped = np.minimum(group, int(f["group_cap"])) + coordination_subsidy
-    cap = np.full(n, int(f["group_cap"]) + int(f["coordination_cap"]), dtype=np.int64)
+    capped = minimum(group, int(f["group_cap"])) + coordination_subsidy
+    cap = b.full(int(f["group_cap"]) + int(f["coordination_cap"]))
     base = b.expenses(frame.expenses)
     checks = [
         (SME, ctx.sme),
@@ -287,7 +289,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
     ]
     return _outcome(
         ctx, frame, checks, capped, cap,
-        rate_index=parts["index"].astype(np.int8),
+        rate_index=parts["index"],
         rates=_invoice_rates(ctx),
         trace=INVOICE_TRACE,
         rate_detail="①インボイス対応類型と同様、②消費動向等分析経費・③事務費・専門家費は2/3",
@@ -300,7 +302,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
             "analysis_subsidy": analysis_subsidy,
             "coordination_subsidy": coordination_subsidy,
             "coordination_cap": int(f["coordination_cap"]),
-            "is_fukusu": np.ones(n, dtype=bool),
+            "is_fukusu": b.full(True),
         },
         constants={"min_members": f["min_members"]},
         sources=("it_donyu.fukusu", "it_donyu.invoice.software"),
@@ -308,14 +310,14 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
 
 
 def security(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     s = p["it_donyu.security"]
     rate = frac(s["rate"])
     service = b.expense("security_service")
     raw = mul_floor(service, rate)
-    cap = np.full(n, int(s["cap"]), dtype=np.int64)
-    capped = np.minimum(raw, cap)
-    lower = np.full(n, int(s["lower"]), dtype=np.int64)
+    cap = b.full(int(s["cap"]))
+    capped = minimum(raw, cap)
+    lower = b.full(int(s["lower"]))
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "サイバーセキュリティ対策"), b.has_any("purposes", frame.purposes)),
@@ -324,7 +326,7 @@ def security(ctx: Context, frame: Frame) -> Outcome:
     ]
     return _outcome(
         ctx, frame, checks, capped, cap,
-        rate_index=np.zeros(n, dtype=np.int8), rates=((rate, "セキュリティ対策推進枠"),), trace=TRACE,
+        rate_index=b.full(0), rates=((rate, "セキュリティ対策推進枠"),), trace=TRACE,
         facts={"base": service, "raw": raw, "security": service, "lower": lower},
         sources=("it_donyu.security",),
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
@@ -12,9 +10,11 @@ from shien.rules.vec import (
     all_passable,
     frac,
     is_true,
+    minimum,
     mul_floor_indexed,
     select_rate,
     tri,
+    where,
 )
 from shien.rules.vocab import SUCCESSION_TYPES
 
@@ -70,7 +70,7 @@ TRACE = (
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     fid = frame.id
     amounts = p[f"jigyo_shokei.{fid}.amounts"]
     rate_p = p[f"jigyo_shokei.{fid}.rate"]
@@ -88,20 +88,20 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
             (frac(rate_p["seller_preferred"]), "売り手支援類型（赤字・営業利益率低下）"),
             (frac(rate_p["buyer"]), "買い手支援類型"),
         )
-        index = select_rate([(buyer, 2), (deficit | margin, 1)], 0, n)
+        index = select_rate([(buyer, 2), (deficit | margin, 1)], 0, b.size)
     else:
         rates = (
             (frac(rate_p["base"]), "中小企業者"),
             (frac(rate_p["preferred"]), "小規模事業者・赤字・営業利益率低下・再生事業者"),
         )
-        index = select_rate([(ctx.small | deficit | margin | revital, 1)], 0, n)
+        index = select_rate([(ctx.small | deficit | margin | revital, 1)], 0, b.size)
 
-    wage_special = b.flag("wage_increase_special") if fid == "keiei_kakushin" else np.zeros(n, dtype=bool)
-    cap_base = np.where(wage_special, int(amounts.get("special", amounts["cap"])), int(amounts["cap"]))
+    wage_special = b.flag("wage_increase_special") if fid == "keiei_kakushin" else b.full(False)
+    cap_base = where(wage_special, int(amounts.get("special", amounts["cap"])), int(amounts["cap"]))
     with_closure = (closure > 0) & (fid != "haigyo")
-    cap = (cap_base + np.where(with_closure, closure_topup, 0)).astype(np.int64)
+    cap = (cap_base + where(with_closure, closure_topup, 0))
     raw = mul_floor_indexed(base, index, tuple(r for r, _ in rates))
-    capped = np.minimum(raw, cap)
+    capped = minimum(raw, cap)
     lower = int(amounts["lower"])
 
     checks = [
@@ -113,14 +113,14 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     if lower:
         checks.append((LOWER, tri(capped >= lower)))
     eligible = all_passable([t for _, t in checks])
-    provisions = [(CLOSURE, np.full(n, PASS, dtype=np.int8), with_closure)]
+    provisions = [(CLOSURE, b.full(PASS), with_closure)]
     if fid == "keiei_kakushin":
-        provisions.append((WAGE, np.where(wage_special, PASS, FAIL).astype(np.int8), wage_special))
+        provisions.append((WAGE, where(wage_special, PASS, FAIL), wage_special))
     return Outcome(
         frame=frame,
         checks=checks,
         eligible=eligible,
-        subsidy=np.where(eligible, capped, 0),
+        subsidy=where(eligible, capped, 0),
         cap=cap,
         rate_index=index,
         rates=rates,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import numpy as np
-
 from shien.rules.columns import EPOCH_ORDINAL
 from shien.rules.frames.base import Check, Context, Note, Outcome, purpose_check
 from shien.rules.registry import Frame
@@ -18,10 +16,13 @@ from shien.rules.vec import (
     all_passable,
     frac,
     is_true,
+    minimum,
     mul_floor_indexed,
+    not_,
     rate_arrays,
     select_rate,
     tri,
+    where,
 )
 
 SMALL = Check(
@@ -116,7 +117,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
     regional, regional_known = ctx.regional_wage
     current, current_known = b.int("min_hourly_wage_yen")
     planned, planned_known = b.int("planned_min_hourly_wage_yen")
-    wage_target = np.where(current >= regional + premium, current, regional) + premium
+    wage_target = where(current >= regional + premium, current, regional) + premium
     years = int(p["jizokuka.sogyo.years_since_founding"])
     founded, founded_known = b.int("founded_on")
     day = ctx.day
@@ -137,7 +138,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
             (SMALL, tri(ctx.small)),
             (purpose_check(ctx.registry.frame("jizokuka/tsujo"), "販路開拓"), b.has_any("purposes", ("sales_channel",))),
             (HAS_EXPENSES, tri(others + website > 0)),
-            (WEBSITE_NOT_ALONE, tri(~((website > 0) & (others == 0)))),
+            (WEBSITE_NOT_ALONE, tri(not_((website > 0) & (others == 0)))),
         ],
         "frame_checks": {
             "chingin": (WAGE_RAISE, tri(planned >= wage_target, planned_known & regional_known & current_known)),
@@ -153,8 +154,8 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
         "by_share": by_share,
         "max_website_subsidy": int(limits["max_subsidy_yen"]),
         "invoice_applied": invoice_applied,
-        "invoice_add": np.where(invoice_applied, invoice_yen, 0),
-        "invoice_state": np.where(invoice_applied, PASS, np.where(registered == UNKNOWN, UNKNOWN, FAIL)).astype(np.int8),
+        "invoice_add": where(invoice_applied, invoice_yen, 0),
+        "invoice_state": where(invoice_applied, PASS, where(registered == UNKNOWN, UNKNOWN, FAIL)),
         "exempt": exempt,
         "deficit": is_true(b.tri("deficit")),
         "rates": rates,
@@ -164,7 +165,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
             "planned_employees": b.int("planned_employees")[0],
             "website": website,
             "invoice_applied": invoice_applied,
-            "no_invoice": ~invoice_applied,
+            "no_invoice": not_(invoice_applied),
             "invoice_yen": invoice_yen,
         },
         "constants": {
@@ -178,7 +179,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    n, fid = ctx.batch.n, frame.id
+    b, fid = ctx.batch, frame.id
     c = ctx.memo(f"jizokuka:{frame.expenses}", lambda: _common(ctx, frame.expenses))
     frame_cap = int(ctx.params["jizokuka.caps"][fid])
     checks = list(c["checks"])
@@ -188,18 +189,18 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
 
     if fid == "chingin":
         rates = (c["rates"]["base"], c["rates"]["deficit"])
-        index = select_rate([(c["deficit"], 1)], 0, n)
+        index = select_rate([(c["deficit"], 1)], 0, b.size)
     else:
         rates = (c["rates"]["base"],)
-        index = np.zeros(n, dtype=np.int8)
+        index = b.full(0)
 
     # ウェブサイト関連費: its subsidy ≤ 1/4 of the total ⇔ its expense ≤ 1/3 of the others, and ≤ 50万円 of subsidy
     nums, dens = rate_arrays(tuple(r for r, _ in rates))
     by_max = c["max_website_subsidy"] * dens[index] // nums[index]
-    website_counted = np.minimum(c["website"], np.minimum(c["by_share"], by_max))
+    website_counted = minimum(c["website"], minimum(c["by_share"], by_max))
     eligible_total = c["others"] + website_counted
     raw = mul_floor_indexed(eligible_total, index, tuple(r for r, _ in rates))
-    capped = np.minimum(raw, cap)
+    capped = minimum(raw, cap)
     eligible = all_passable([t for _, t in checks])
     facts = {
         **c["facts"],
@@ -216,7 +217,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         frame=frame,
         checks=checks,
         eligible=eligible,
-        subsidy=np.where(eligible, capped, 0),
+        subsidy=where(eligible, capped, 0),
         cap=cap,
         rate_index=index,
         rates=rates,

@@ -15,12 +15,15 @@ from shien.rules.vec import (
     band_lookup,
     frac,
     is_true,
+    minimum,
     mul_floor_indexed,
     negate,
+    not_,
     percent,
     select_rate,
     tiered_indexed,
     tri,
+    where,
 )
 
 PURPOSE_TEXT = {
@@ -143,7 +146,7 @@ def _common(ctx: Context) -> dict[str, Any]:
             "machinery": machinery,
             "premium": premium,
             "planned_wage": planned,
-            "wage_target": np.where(regional_known, target, 0),
+            "wage_target": where(regional_known, target, 0),
             "va_plan_pct": va,
             "pay_plan_pct": pay,
         },
@@ -161,7 +164,7 @@ def _common(ctx: Context) -> dict[str, Any]:
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     fid = frame.id
     c = ctx.memo("monozukuri", lambda: _common(ctx))
     caps = p[f"monozukuri.{fid}.caps"]
@@ -170,8 +173,8 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     employees, _ = b.int("employees")
 
     wage_requested = c["wage_requested"]
-    covid = c["covid"] if fid == "kofukakachi" else np.zeros(n, dtype=bool)
-    wage_special = wage_requested & ~covid
+    covid = c["covid"] if fid == "kofukakachi" else b.full(False)
+    wage_special = wage_requested & not_(covid)
 
     program = ctx.registry.programs["monozukuri"]
     info = ctx.round(program, fid)
@@ -194,20 +197,20 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     preferred = c["preferred"]
     if fid == "shoryokuka":
         rates = ((frac(rate_p["base"]), "中小企業者"), (frac(rate_p["small"]), "小規模事業者・再生事業者"))
-        index = select_rate([(preferred, 1)], 0, n)
+        index = select_rate([(preferred, 1)], 0, b.size)
     elif fid == "kofukakachi":
         rates = (
             (frac(rate_p["base"]), "中小企業者"),
             (frac(rate_p["small"]), "小規模事業者・再生事業者"),
             (frac(rate_p["covid"]), "新型コロナ回復加速化特例"),
         )
-        index = select_rate([(preferred, 1), (covid, 2)], 0, n)
+        index = select_rate([(preferred, 1), (covid, 2)], 0, b.size)
     elif fid == "seicho":
         rates = ((frac(rate_p["base"]), "成長分野進出類型"),)
-        index = np.zeros(n, dtype=np.int8)
+        index = b.full(0)
     else:
         rates = ((frac(rate_p["base"]), "中小企業者"), (frac(rate_p["small"]), "小規模事業者"))
-        index = select_rate([(ctx.small, 1)], 0, n)
+        index = select_rate([(ctx.small, 1)], 0, b.size)
 
     base = b.expenses(frame.expenses)
     if fid == "shoryokuka":
@@ -218,23 +221,23 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     else:
         threshold = 0
         raw = mul_floor_indexed(base, index, tuple(r for r, _ in rates))
-        tiered_mask = np.zeros(n, dtype=bool)
+        tiered_mask = b.full(False)
 
     maxima = [band["max_employees"] for band in caps]
-    cap = np.where(
+    cap = where(
         wage_special,
         band_lookup(employees, maxima, [band["special"] for band in caps]),
         band_lookup(employees, maxima, [band["cap"] for band in caps]),
     )
-    capped = np.minimum(raw, cap)
+    capped = minimum(raw, cap)
     checks.append((LOWER_LIMIT, tri(capped >= lower)))
 
     eligible = all_passable([t for _, t in checks])
     provisions = [
-        (WAGE_SPECIAL, np.where(wage_special, PASS, FAIL).astype(np.int8), wage_requested),
+        (WAGE_SPECIAL, where(wage_special, PASS, FAIL), wage_requested),
     ]
     if fid == "kofukakachi":
-        provisions.append((COVID_SPECIAL, np.full(n, PASS, dtype=np.int8), covid))
+        provisions.append((COVID_SPECIAL, b.full(PASS), covid))
 
     facts = {
         **c["facts"],
@@ -244,15 +247,15 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         "cap": cap,
         "lower": lower,
         "wage_special": wage_special,
-        "no_wage_special": ~wage_special,
+        "no_wage_special": not_(wage_special),
         "tiered": tiered_mask,
-        "untiered": ~tiered_mask,
+        "untiered": not_(tiered_mask),
     }
     return Outcome(
         frame=frame,
         checks=checks,
         eligible=eligible,
-        subsidy=np.where(eligible, capped, 0),
+        subsidy=where(eligible, capped, 0),
         cap=cap,
         rate_index=index,
         rates=rates,

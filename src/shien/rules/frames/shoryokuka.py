@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
 from shien.rules.registry import Frame
-from shien.rules.vec import FAIL, PASS, all_passable, band_lookup, frac, mul_floor, percent, tri
+from shien.rules.vec import (
+    FAIL,
+    PASS,
+    all_passable,
+    band_lookup,
+    frac,
+    minimum,
+    mul_floor,
+    not_,
+    percent,
+    tri,
+    where,
+)
 
 PRODUCT = Check(
     "catalog_product",
@@ -50,7 +60,7 @@ TRACE = (
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b, n = ctx.params, ctx.batch, ctx.batch.n
+    p, b = ctx.params, ctx.batch
     caps = p["shoryokuka.caps"]
     rate = frac(p["shoryokuka.rate"])
     wage = p["shoryokuka.wage_requirement"]
@@ -59,13 +69,13 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     base = b.expenses(frame.expenses)
     wage_special = b.flag("wage_increase_special")
     maxima = [band["max_employees"] for band in caps]
-    cap = np.where(
+    cap = where(
         wage_special,
         band_lookup(employees, maxima, [band["special"] for band in caps]),
         band_lookup(employees, maxima, [band["cap"] for band in caps]),
     )
     raw = mul_floor(base, rate)
-    capped = np.minimum(raw, cap)
+    capped = minimum(raw, cap)
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "省力化（人手不足の解消）"), b.has_any("purposes", frame.purposes)),
@@ -77,9 +87,9 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         frame=frame,
         checks=checks,
         eligible=eligible,
-        subsidy=np.where(eligible, capped, 0),
+        subsidy=where(eligible, capped, 0),
         cap=cap,
-        rate_index=np.zeros(n, dtype=np.int8),
+        rate_index=b.full(0),
         rates=((rate, "省力化投資補助枠"),),
         facts={
             "product": product,
@@ -89,9 +99,9 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
             "capped": capped,
             "cap": cap,
             "wage_special": wage_special,
-            "no_wage_special": ~wage_special,
+            "no_wage_special": not_(wage_special),
         },
-        provisions=[(WAGE_REQUIREMENT, np.where(wage_special, PASS, FAIL).astype(np.int8), wage_special)],
+        provisions=[(WAGE_REQUIREMENT, where(wage_special, PASS, FAIL), wage_special)],
         commitments=COMMITMENTS,
         obligations=OBLIGATIONS,
         trace=TRACE,
