@@ -194,7 +194,7 @@ def _choices(error: dict[str, Any]) -> str:
     return f"次のいずれかを指定してください: {expected.replace(chr(39), '').replace(' or ', ', ')}"
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
+def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -206,11 +206,12 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def japanese_errors(exc: ValidationError, *, prefix: str = "") -> list[dict[str, str]]:
+def japanese_errors(exc: ValidationError | list[Any], *, prefix: str = "") -> list[dict[str, str]]:
     """One `{field, label, message}` per error, in Japanese; deduplicated across union branches."""
     out: list[dict[str, str]] = []
     seen: set[str] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else exc
+    for error in errors:
         path = field_path(error["loc"])
         if path in seen:
             continue

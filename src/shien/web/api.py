@@ -1,0 +1,60 @@
+"""The open API (django-ninja), one router per app, mounted at /api/v1/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.renderers import JSONRenderer
+from ninja.errors import ValidationError as NinjaValidationError
+
+from shien.rules.errors import DomainError
+from shien.rules.output import ErrorDocument, EstimateDocument
+from shien.rules.schema import Profile, japanese_errors
+
+
+class ShienAPI(NinjaAPI):
+    """Adds the rules' documents (validated with pydantic outside ninja) to the OpenAPI components."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Profile, EstimateDocument, ErrorDocument):
+            doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(doc.pop("$defs", {}))
+            components[model.__name__] = doc
+        return schema
+
+
+class JapaneseJSONRenderer(JSONRenderer):
+    """UTF-8 JSON with Japanese as written, not \\u escapes."""
+
+    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012
+
+
+api = ShienAPI(
+    renderer=JapaneseJSONRenderer(),
+    title="shien API",
+    version="1",
+    description="中小企業支援制度のルール（補助金の判定・金額）と制度情報の API",
+    urls_namespace="api-v1",
+)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    status = {"not_found": 404}.get(exc.code, 422)
+    return api.create_response(request, exc.as_dict(), status=status)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = [{**e, "loc": [p for p in e["loc"] if p not in ("query", "body", "path")]} for e in exc.errors]
+    body = {"code": "invalid_input", "message": "入力に誤りがあります", "errors": japanese_errors(errors)}
+    return api.create_response(request, body, status=422)
+
+
+from shien.programs.api import router as programs_router  # noqa: E402
+
+api.add_router("", programs_router)
