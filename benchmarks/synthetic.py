@@ -10,7 +10,18 @@ from shien.rules.columns import COLUMNS, Batch
 from shien.rules.vocab import EXPENSE_CODES, INDUSTRIES, PREFECTURES, PURPOSE_CODES
 
 # the expense categories a synthetic business may have (a realistic handful, not all 28)
-SYNTHETIC_EXPENSES = ("machinery", "software", "cloud", "advertising", "website", "pc", "catalog_product", "expert", "ordering_software", "security_service")
+SYNTHETIC_EXPENSES = (
+    "machinery",
+    "software",
+    "cloud",
+    "advertising",
+    "website",
+    "pc",
+    "catalog_product",
+    "expert",
+    "ordering_software",
+    "security_service",
+)
 
 
 def columns(n: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -24,8 +35,14 @@ def columns(n: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {
         "industry": (rng.integers(0, len(INDUSTRIES), n).astype(np.int16), yes),
         "prefecture": (rng.integers(-1, len(PREFECTURES), n).astype(np.int16), yes),
-        "employees": (rng.choice([0, 3, 5, 6, 12, 20, 21, 45, 99, 100, 250, 301, 1000], n).astype(np.int64), yes),
-        "capital_yen": (rng.choice([0, 3_000_000, 10_000_000, 50_000_000, 100_000_000, 300_000_001], n).astype(np.int64), rng.random(n) < 0.9),
+        "employees": (
+            rng.choice([0, 3, 5, 6, 12, 20, 21, 45, 99, 100, 250, 301, 1000], n).astype(np.int64),
+            yes,
+        ),
+        "capital_yen": (
+            rng.choice([0, 3_000_000, 10_000_000, 50_000_000, 100_000_000, 300_000_001], n).astype(np.int64),
+            rng.random(n) < 0.9,
+        ),
         "min_hourly_wage_yen": (rng.integers(890, 1250, n).astype(np.int64), rng.random(n) < 0.8),
         "planned_min_hourly_wage_yen": (rng.integers(900, 1300, n).astype(np.int64), rng.random(n) < 0.7),
         "planned_employees": (rng.integers(0, 40, n).astype(np.int64), rng.random(n) < 0.5),
@@ -39,8 +56,16 @@ def columns(n: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         "founded_on": (rng.integers(17_000, 20_000, n).astype(np.int64), rng.random(n) < 0.4),
         "applied_rounds": (np.zeros(n, dtype=np.int64), rng.random(n) < 0.5),
     }
-    for name in ("deficit", "was_tax_exempt", "invoice_registered", "revitalization", "operating_margin_decline",
-                 "labor_shortage", "atotsugi_finalist", "tokutei_sogyo_support"):
+    for name in (
+        "deficit",
+        "was_tax_exempt",
+        "invoice_registered",
+        "revitalization",
+        "operating_margin_decline",
+        "labor_shortage",
+        "atotsugi_finalist",
+        "tokutei_sogyo_support",
+    ):
         out[name] = tri()
     for name in ("wage_increase_special", "covid_recovery_special"):
         out[name] = (np.where(rng.random(n) < 0.3, 2, 0).astype(np.int8), yes)
@@ -48,7 +73,9 @@ def columns(n: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         present = rng.random(n) < 0.35
         amount = (rng.lognormal(14.5, 1.6, n)).astype(np.int64) // 1000 * 1000
         out[f"expense_{code}"] = (np.where(present, np.minimum(amount, 10**10), 0).astype(np.int64), yes)
-    assert set(out) <= {c.name for c in COLUMNS} and all(f"expense_{c}" in {x.name for x in COLUMNS} for c in EXPENSE_CODES)
+    assert set(out) <= {c.name for c in COLUMNS} and all(
+        f"expense_{c}" in {x.name for x in COLUMNS} for c in EXPENSE_CODES
+    )
     return out
 
 

@@ -35,7 +35,9 @@ def parse_as_of(text: str | None) -> datetime | None:
         try:
             moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
         except ValueError:
-            _fail(f"--as-of: 日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください: {text!r}")
+            _fail(
+                f"--as-of: 日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください: {text!r}"
+            )
     return (moment.replace(tzinfo=JST) if moment.tzinfo is None else moment).astimezone(JST)
 
 
@@ -204,7 +206,9 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shien", description="shien（支援）: 中小企業支援制度のルールと申請")
+    parser = argparse.ArgumentParser(
+        prog="shien", description="shien（支援）: 中小企業支援制度のルールと申請"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("estimate", help="事業者の情報から対象となる補助金と金額を判定する")

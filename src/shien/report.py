@@ -55,7 +55,9 @@ def print_estimates(documents: list[dict[str, Any]]) -> None:
     console = _console()
     for number, doc in enumerate(documents, 1):
         title = f"判定 {number}" + (f"（{doc['id']}）" if doc.get("id") else "")
-        console.print(f"[bold]{title}[/bold]  判定日時: {wareki_datetime(datetime.fromisoformat(doc['as_of']))}")
+        console.print(
+            f"[bold]{title}[/bold]  判定日時: {wareki_datetime(datetime.fromisoformat(doc['as_of']))}"
+        )
         table = Table()
         table.add_column("補助金・枠")
         table.add_column("判定")
@@ -99,7 +101,10 @@ def print_estimates(documents: list[dict[str, Any]]) -> None:
                 console.print(f"    {r['program_name']} {r['frame_name']}: {failed}")
         others = [r for r in doc["results"] if r["kind"] == "non_grant"]
         if others:
-            console.print("■ 補助金以外の支援（誰でも参加できます）: " + "、".join(dict.fromkeys(r["program_name"] for r in others)))
+            console.print(
+                "■ 補助金以外の支援（誰でも参加できます）: "
+                + "、".join(dict.fromkeys(r["program_name"] for r in others))
+            )
         console.print()
 
 
@@ -116,8 +121,16 @@ def print_programs(programs: list[dict[str, Any]]) -> None:
             table.add_row(f"{frame['name']}（{frame['id']}）", _window(frame["round"]))
         console.print(table)
         for r in program["rounds"]:
-            start = wareki_datetime(datetime.fromisoformat(r["acceptance_start"])) if r["acceptance_start"] else "未定"
-            end = wareki_datetime(datetime.fromisoformat(r["acceptance_end"])) if r["acceptance_end"] else "未定"
+            start = (
+                wareki_datetime(datetime.fromisoformat(r["acceptance_start"]))
+                if r["acceptance_start"]
+                else "未定"
+            )
+            end = (
+                wareki_datetime(datetime.fromisoformat(r["acceptance_end"]))
+                if r["acceptance_end"]
+                else "未定"
+            )
             mark = " ※未確認" if r["status"] == "unverified" else ""
             console.print(f"  {r['name']}（{r['id']}）: {start} 〜 {end}{mark}")
         console.print()

@@ -54,7 +54,26 @@ def _csv_types() -> dict[str, pa.DataType]:
     return types
 
 
-_CSV_ERROR = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.S)
+_CSV_ERROR = re.compile(
+    r"column #(\d+): (?:Row #(\d+): )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+)
+_NUMBER = {"int64": r"^\s*[-+]?\d+\s*$", "double": r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"}
+
+
+def _first_unparsable(path: Path, name: str, kind: str) -> int | None:
+    """Row index of the first cell of `name` that is not a number (pyarrow does not always say)."""
+    text = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=[name],
+            column_types={name: pa.string()},
+            strings_can_be_null=True,
+            null_values=[""],
+        ),
+    ).column(name)
+    ok = pc.or_kleene(pc.is_null(text), pc.match_substring_regex(text, _NUMBER.get(kind, _NUMBER["double"])))
+    bad = np.flatnonzero(~ok.to_numpy(zero_copy_only=False))
+    return int(bad[0]) if bad.size else None
 
 
 def read_table(path: Path) -> pa.Table:
@@ -67,7 +86,9 @@ def read_table(path: Path) -> pa.Table:
         except (pa.ArrowInvalid, OSError) as exc:
             raise DomainError("invalid_population", f"Parquetファイルを読み込めません: {exc}") from None
     if suffix not in (".csv", ".txt"):
-        raise DomainError("unsupported_format", f"CSV（.csv）または Parquet（.parquet）を指定してください: {path.name}")
+        raise DomainError(
+            "unsupported_format", f"CSV（.csv）または Parquet（.parquet）を指定してください: {path.name}"
+        )
     header = path.open("rb").readline().decode("utf-8-sig").strip().split(",")
     try:
         return pacsv.read_csv(
@@ -82,11 +103,12 @@ def read_table(path: Path) -> pa.Table:
     except pa.ArrowInvalid as exc:
         match = _CSV_ERROR.search(str(exc))
         if match:
-            index, row, kind, value = int(match[1]), int(match[2]), match[3], match[4]
+            index, kind, value = int(match[1]), match[3], match[4]
             name = header[index] if index < len(header) else f"#{index}"
             column = BY_NAME.get(name, name)
+            row = int(match[2]) - 2 if match[2] else _first_unparsable(path, name, kind)
             wanted = "整数" if kind == "int64" else "数値"
-            raise _error(column, row - 2, f"{wanted}を指定してください（'{value}'）") from None
+            raise _error(column, row, f"{wanted}を指定してください（'{value}'）") from None
         raise DomainError("invalid_population", f"CSVファイルを読み込めません: {exc}") from None
 
 
@@ -104,7 +126,11 @@ def _strings(array: pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
     array = array.unify_dictionaries() if isinstance(array, pa.ChunkedArray) else array
     combined = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
     indices = combined.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return indices, combined.dictionary.to_pylist()
+    words = combined.dictionary.to_pylist()
+    blank = [i for i, w in enumerate(words) if w is None or not w.strip()]
+    if blank:  # an empty cell is a missing value
+        indices = np.where(np.isin(indices, blank), -1, indices)
+    return indices, words
 
 
 def _convert(column: Column, array: pa.ChunkedArray, n: int) -> tuple[Any, Any]:
@@ -121,7 +147,9 @@ def _convert(column: Column, array: pa.ChunkedArray, n: int) -> tuple[Any, Any]:
             raw = array.cast(pa.float64()).fill_null(0).to_numpy(zero_copy_only=False) * 100
             values = np.rint(raw).astype(np.int64)
             if (np.abs(raw - values) > 1e-6).any():
-                raise _error(column, _first_bad(np.abs(raw - values) > 1e-6), "小数点以下2桁までで指定してください")
+                raise _error(
+                    column, _first_bad(np.abs(raw - values) > 1e-6), "小数点以下2桁までで指定してください"
+                )
         else:
             if pa.types.is_floating(array.type):
                 floats = array.fill_null(0).to_numpy(zero_copy_only=False)
@@ -130,9 +158,15 @@ def _convert(column: Column, array: pa.ChunkedArray, n: int) -> tuple[Any, Any]:
                 array = array.cast(pa.int64())
             values = array.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         if column.low is not None and ((values < column.low) & known).any():
-            raise _error(column, _first_bad((values < column.low) & known), f"{column.low:,}以上の値を指定してください")
+            raise _error(
+                column, _first_bad((values < column.low) & known), f"{column.low:,}以上の値を指定してください"
+            )
         if column.high is not None and ((values > column.high) & known).any():
-            raise _error(column, _first_bad((values > column.high) & known), f"{column.high:,}以下の値を指定してください")
+            raise _error(
+                column,
+                _first_bad((values > column.high) & known),
+                f"{column.high:,}以下の値を指定してください",
+            )
         if column.required and not known.all():
             raise _error(column, _first_bad(~known), "必須項目です")
         return values, known
@@ -146,7 +180,9 @@ def _convert(column: Column, array: pa.ChunkedArray, n: int) -> tuple[Any, Any]:
             table = []
             for word in words:
                 w = (word or "").strip().lower()
-                if w in TRUE_WORDS:
+                if not w:
+                    table.append(UNKNOWN)
+                elif w in TRUE_WORDS:
                     table.append(PASS)
                 elif w in FALSE_WORDS:
                     table.append(FAIL)
@@ -175,8 +211,11 @@ def _convert(column: Column, array: pa.ChunkedArray, n: int) -> tuple[Any, Any]:
     indices, words = _strings(array)
     codes = []
     for word in words:
+        if word is None or not word.strip():
+            codes.append(-1 if kind == "enum" else 0)
+            continue
         try:
-            codes.append(parse_enum(word or "", column) if kind == "enum" else parse_set(word or "", column))
+            codes.append(parse_enum(word, column) if kind == "enum" else parse_set(word, column))
         except ValueError as exc:
             bad = _first_bad(indices == words.index(word))
             shown = exc.args[0] if kind == "set" and exc.args else word
@@ -284,7 +323,9 @@ def write_table(table: pa.Table, path: Path) -> None:
     elif suffix in (".csv", ".txt"):
         pacsv.write_csv(table, path)
     else:
-        raise DomainError("unsupported_format", f"出力は .csv または .parquet を指定してください: {path.name}")
+        raise DomainError(
+            "unsupported_format", f"出力は .csv または .parquet を指定してください: {path.name}"
+        )
 
 
 def date_from_days(days: int) -> date:

@@ -64,7 +64,9 @@ def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
                         ]
                     }
                 },
-                "application/x-ndjson": {"schema": {"type": "string", "description": "JSON Lines（1行に1件）"}},
+                "application/x-ndjson": {
+                    "schema": {"type": "string", "description": "JSON Lines（1行に1件）"}
+                },
             },
         },
         "responses": {
@@ -109,7 +111,13 @@ def _moment(as_of: str | None) -> Any:
         raise DomainError(
             "invalid_input",
             "入力に誤りがあります",
-            [{"field": "as_of", "label": "判定日時", "message": "日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください"}],
+            [
+                {
+                    "field": "as_of",
+                    "label": "判定日時",
+                    "message": "日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください",
+                }
+            ],
         ) from None
     return (moment.replace(tzinfo=JST) if moment.tzinfo is None else moment).astimezone(JST)
 

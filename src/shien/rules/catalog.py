@@ -90,7 +90,10 @@ def parameter_documents(program_id: str, at: datetime) -> list[dict[str, Any]]:
                 "status": current.status,
                 "note": current.note,
                 "reference": {"title": current.reference.title, "url": current.reference.url},
-                "history": [{"since": e.since.isoformat(), "value": e.value, "status": e.status} for e in parameter.entries],
+                "history": [
+                    {"since": e.since.isoformat(), "value": e.value, "status": e.status}
+                    for e in parameter.entries
+                ],
             }
         )
     return out

@@ -86,14 +86,16 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("invoice_functions", "set", "インボイス対応の機能", vocab=INVOICE_FUNCTION_CODES),
     Column("wage_increase_special", "flag", "賃上げの特例を選択"),
     Column("covid_recovery_special", "flag", "新型コロナ回復加速化特例を選択"),
-    Column("planned_min_hourly_wage_yen", "int", "計画する事業場内最低賃金（時間額・円）", low=1, high=100_000),
+    Column(
+        "planned_min_hourly_wage_yen", "int", "計画する事業場内最低賃金（時間額・円）", low=1, high=100_000
+    ),
     Column("planned_employees", "int", "事業終了時の従業員数の計画", low=0, high=1_000_000),
     Column("value_added_cagr_pct", "pct", "付加価値額の年平均成長率の計画（%）", low=-10_000, high=100_000),
     Column("payroll_cagr_pct", "pct", "給与支給総額の年平均成長率の計画（%）", low=-10_000, high=100_000),
 ) + _expense_columns()
 
 BY_NAME: Final[dict[str, Column]] = {c.name: c for c in COLUMNS}
-SET_SPLIT: Final = re.compile(r"[\s,|/、，・]+")
+SET_SPLIT: Final = re.compile(r"[\s,|、，]+")  # not "/": round keys are program/round
 
 
 def profile_to_record(profile: Profile) -> dict[str, Any]:
@@ -180,11 +182,11 @@ class Batch:
         )
 
     # -- readers used by the rules --
-    def int(self, name: str) -> tuple[Ints, Bools]:
+    def number(self, name: str) -> tuple[Ints, Bools]:
         return self.values[name], self.known[name]
 
     def tri(self, name: str) -> Tri:
-        return self.values[name]  # type: ignore[no-any-return]
+        return self.values[name]
 
     def flag(self, name: str) -> Bools:
         return self.values[name] == PASS
@@ -204,7 +206,7 @@ class Batch:
         return np.bitwise_count(value.astype(np.uint64)).astype(np.int64)
 
     def expense(self, category: str) -> Ints:
-        return self.values.get(f"expense_{category}", self._zeros)  # type: ignore[no-any-return]
+        return self.values.get(f"expense_{category}", self._zeros)
 
     def expenses(self, categories: tuple[str, ...] | list[str]) -> Ints:
         if self.scalar:
@@ -253,7 +255,9 @@ class Batch:
                 continue
             if kind == "enum":
                 index = {v: i for i, v in enumerate(column.vocab)}
-                values[column.name] = np.array([index[v] if v is not None else -1 for v in raw], dtype=np.int16)
+                values[column.name] = np.array(
+                    [index[v] if v is not None else -1 for v in raw], dtype=np.int16
+                )
             elif kind == "set":
                 index = {v: i for i, v in enumerate(column.vocab)}
                 values[column.name] = np.array(
@@ -306,8 +310,16 @@ def _decode(column: Column, value: Any, known: Any) -> Any:
     return int(value)
 
 
+EMPTY_SET_WORDS: Final = frozenset({"-", "なし", "none"})
+
+
 def parse_set(text: str, column: Column) -> int:
-    """'labor_saving dx' → bit mask; raises ValueError naming the unknown member."""
+    """'labor_saving dx' → bit mask; '-' (or なし, none) is the empty set; a blank cell is not given.
+
+    Raises ValueError naming the unknown member.
+    """
+    if text.strip().lower() in EMPTY_SET_WORDS:
+        return 0
     bits = 0
     for part in SET_SPLIT.split(text.strip()):
         if not part:

@@ -28,9 +28,7 @@ from shien.rules.vec import FAIL, PASS, UNKNOWN
 @functools.cache
 def grant_frames() -> tuple[str, ...]:
     """Keys of every grant frame, in the registry's order (programs by the seed's order)."""
-    keys = tuple(
-        f"{p.id}/{f}" for p in registry().programs.values() if p.kind == "grant" for f in p.frames
-    )
+    keys = tuple(f"{p.id}/{f}" for p in registry().programs.values() if p.kind == "grant" for f in p.frames)
     missing = [k for k in keys if k not in RULES]
     if missing:
         raise RuntimeError(f"frames without a rule: {missing}")
@@ -79,7 +77,8 @@ MISSING = _Missing()
 class _Row(dict[str, Any]):
     """Template values for one business and one frame, as a plain dict so formatting stays in C."""
 
-    __slots__ = ("ev", "day_entries")
+    __slots__ = ("ev",)
+    ev: Evaluation
 
     def __missing__(self, name: str) -> Any:
         raise KeyError(f"template value {name!r} is not defined")
@@ -100,7 +99,9 @@ def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any]) 
     values["rate_reason"] = reason
     if "wage_target" in outcome.facts:
         values["wage_target_text"] = (
-            f"{values['wage_target']:,}円以上" if base["_regional_known"] else "所在地の地域別最低賃金により決まる額"
+            f"{values['wage_target']:,}円以上"
+            if base["_regional_known"]
+            else "所在地の地域別最低賃金により決まる額"
         )
     return values
 
@@ -126,7 +127,7 @@ def _source(template: str, row: _Row) -> Entry | None:
     if not template:
         return None
     name = _text(template, row) if "{" in template else template
-    return row.ev.ctx.params.entries.get(name)  # type: ignore[attr-defined]
+    return row.ev.ctx.params.entries.get(name)
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -223,14 +224,21 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
         used.append(entry)
         template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
         provisions.append(
-            {"code": check.code, "label": _text(check.label, r), "applied": _state(value), "message": _text(template, r)}
+            {
+                "code": check.code,
+                "label": _text(check.label, r),
+                "applied": _state(value),
+                "message": _text(template, r),
+            }
         )
     eligible = bool(_at(outcome.eligible, i))
     # commitments and obligations belong to frames the business can apply for
     for note in outcome.commitments if eligible else ():
         if _shown(note, outcome, i, states):
             used.append(_source(note.source, r))
-            conditions.append({"code": note.code, "kind": "commit", "message": _text(note.text, r), "due": _due(note, info)})
+            conditions.append(
+                {"code": note.code, "kind": "commit", "message": _text(note.text, r), "due": _due(note, info)}
+            )
     obligations = []
     for note in outcome.obligations if eligible else ():
         if _shown(note, outcome, i, states):
@@ -305,11 +313,22 @@ def non_grant_results(ev: Evaluation) -> list[dict[str, Any]]:
                             "label": "参加できる人",
                             "passed": True,
                             "message": program.participation or "",
-                            "source": {"reference": program.reference.title, "url": program.reference.url, "status": "verified"},
+                            "source": {
+                                "reference": program.reference.title,
+                                "url": program.reference.url,
+                                "status": "verified",
+                            },
                         }
                     ],
                     "provisions": [],
-                    "conditions": [{"code": "how_to_apply", "kind": "commit", "message": program.how_to_apply, "due": None}],
+                    "conditions": [
+                        {
+                            "code": "how_to_apply",
+                            "kind": "commit",
+                            "message": program.how_to_apply,
+                            "due": None,
+                        }
+                    ],
                     "obligations": [],
                     "trace": [frame.summary],
                     "round": round_dict(info),

@@ -190,9 +190,7 @@ class Registry:
     def _load_file(self, path: Path) -> None:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # noqa: S506 (safe loader)
         refs = {
-            rid: Reference(
-                id=rid, title=r["title"], url=r.get("url"), also=tuple(r.get("also", ()))
-            )
+            rid: Reference(id=rid, title=r["title"], url=r.get("url"), also=tuple(r.get("also", ())))
             for rid, r in (doc.get("references") or {}).items()
         }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -48,12 +48,20 @@ def normalize_prefecture(value: Any) -> Any:
     return value
 
 
-Industry = Literal[INDUSTRIES]  # type: ignore[valid-type]
-Prefecture = Literal[PREFECTURES]  # type: ignore[valid-type]
-Purpose = Literal[tuple(PURPOSES)]  # type: ignore[valid-type]
-ExpenseCategory = Literal[tuple(EXPENSE_CATEGORIES)]  # type: ignore[valid-type]
-InvoiceFunction = Literal[tuple(INVOICE_FUNCTIONS)]  # type: ignore[valid-type]
-SuccessionType = Literal[tuple(SUCCESSION_TYPES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the vocabularies are data; to the type checker they are strings
+    Industry: TypeAlias = str
+    Prefecture: TypeAlias = str
+    Purpose: TypeAlias = str
+    ExpenseCategory: TypeAlias = str
+    InvoiceFunction: TypeAlias = str
+    SuccessionType: TypeAlias = str
+else:
+    Industry = Literal[INDUSTRIES]
+    Prefecture = Literal[PREFECTURES]
+    Purpose = Literal[tuple(PURPOSES)]
+    ExpenseCategory = Literal[tuple(EXPENSE_CATEGORIES)]
+    InvoiceFunction = Literal[tuple(INVOICE_FUNCTIONS)]
+    SuccessionType = Literal[tuple(SUCCESSION_TYPES)]
 Yen = Annotated[int, Field(ge=0, le=MAX_YEN)]
 
 
@@ -85,7 +93,9 @@ class Expense(_Model):
     category: ExpenseCategory = Field(title="経費区分")
     amount_yen: Yen = Field(title="金額（税抜・円）")
     processes: int | None = Field(None, ge=1, le=50, title="ITツールの業務プロセス数")
-    invoice_functions: list[InvoiceFunction] | None = Field(None, title="インボイス対応の機能（会計・受発注・決済）")
+    invoice_functions: list[InvoiceFunction] | None = Field(
+        None, title="インボイス対応の機能（会計・受発注・決済）"
+    )
     description: str | None = Field(None, max_length=200, title="内容")
 
 
@@ -218,7 +228,7 @@ def japanese_errors(exc: ValidationError | list[Any], *, prefix: str = "") -> li
         seen.add(path)
         kind = error["type"]
         if kind in ("literal_error", "enum"):
-            message = _choices(error)
+            message = _choices(dict(error))
         elif kind == "value_error":
             message = str(error["msg"]).removeprefix("Value error, ")
         else:

@@ -99,7 +99,7 @@ def _parse_fraction(value: str | int) -> Fraction:
 
 
 def frac(value: str | int | Fraction) -> Fraction:
-    return value if type(value) is Fraction else _parse_fraction(value)  # type: ignore[arg-type]
+    return value if type(value) is Fraction else _parse_fraction(value)
 
 
 def percent(value: Fraction) -> str:

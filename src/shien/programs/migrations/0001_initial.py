@@ -4,27 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='News',
+            name="News",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('program', models.CharField(blank=True, help_text='制度の id（rules の program id）', max_length=50)),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.TextField(blank=True)),
-                ('published_at', models.DateTimeField(db_index=True)),
-                ('url', models.URLField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                (
+                    "program",
+                    models.CharField(blank=True, help_text="制度の id（rules の program id）", max_length=50),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("body", models.TextField(blank=True)),
+                ("published_at", models.DateTimeField(db_index=True)),
+                ("url", models.URLField(blank=True)),
             ],
             options={
-                'verbose_name': 'お知らせ',
-                'ordering': ['-published_at', '-id'],
+                "verbose_name": "お知らせ",
+                "ordering": ["-published_at", "-id"],
             },
         ),
     ]

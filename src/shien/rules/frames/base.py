@@ -61,7 +61,7 @@ class Outcome:
     cap: Ints
     rate_index: Any  # per row, or one index on scalars
     rates: tuple[tuple[Fraction, str], ...]  # (rate, why) per index
-    facts: dict[str, npt.NDArray[Any]]
+    facts: dict[str, Any]  # per-row arrays, or scalars (one business, or the same for every row)
     provisions: list[tuple[Check, Tri, Bools]] = field(default_factory=list)
     commitments: tuple[Note, ...] = ()
     obligations: tuple[Note, ...] = ()
@@ -123,14 +123,14 @@ class Context:
     @cached_property
     def sme(self) -> Tri:
         """中小企業者: the capital test OR the employee test of the industry."""
-        capital, known = self.batch.int("capital_yen")
-        employees, _ = self.batch.int("employees")
+        capital, known = self.batch.number("capital_yen")
+        employees, _ = self.batch.number("employees")
         return any_of(tri(capital <= self.capital_max, known), tri(employees <= self.employees_max))
 
     @cached_property
     def small(self) -> Bools:
         """小規模事業者: employees within the industry's small-business limit."""
-        employees, _ = self.batch.int("employees")
+        employees, _ = self.batch.number("employees")
         return employees <= self.small_max
 
     @cached_property

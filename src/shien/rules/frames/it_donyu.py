@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,16 @@ SECURITY = Check(
 
 COMMON_COMMITMENTS = (
     Note("commit_tool", "事務局に登録されたITツールを、登録されたIT導入支援事業者と共同で申請する"),
-    Note("commit_gbiz", "GビズIDプライムを取得し、SECURITY ACTIONを宣言して締切までに交付申請する", due="acceptance_end"),
-    Note("commit_cloud", "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象", source="it_donyu.cloud_max_months"),
+    Note(
+        "commit_gbiz",
+        "GビズIDプライムを取得し、SECURITY ACTIONを宣言して締切までに交付申請する",
+        due="acceptance_end",
+    ),
+    Note(
+        "commit_cloud",
+        "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象",
+        source="it_donyu.cloud_max_months",
+    ),
 )
 COMMON_OBLIGATIONS = (
     Note("report_results", "交付決定後にITツールを契約・導入・支払いし、事業実績報告を提出する"),
@@ -113,11 +122,26 @@ TRACE = (
     Note("result", "補助額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
 )
 INVOICE_TRACE = (
-    Note("software", "ソフトウェア等 {software_base:,}円 × {rate}（補助額50万円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円"),
+    Note(
+        "software",
+        "ソフトウェア等 {software_base:,}円 × {rate}（補助額50万円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円",
+    ),
     Note("pc", "PC・タブレット等 {pc:,}円 × 1/2 → {pc_subsidy:,}円（上限 {pc_cap:,}円）", when="has_pc"),
-    Note("register", "レジ・券売機等 {register:,}円 × 1/2 → {register_subsidy:,}円（上限 {register_cap:,}円）", when="has_register"),
-    Note("analysis", "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 50万円×{members}者）", when="is_fukusu"),
-    Note("coordination", "事務費・専門家費 {coordination:,}円 × 2/3 → {coordination_subsidy:,}円（上限 {coordination_cap:,}円）", when="is_fukusu"),
+    Note(
+        "register",
+        "レジ・券売機等 {register:,}円 × 1/2 → {register_subsidy:,}円（上限 {register_cap:,}円）",
+        when="has_register",
+    ),
+    Note(
+        "analysis",
+        "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 50万円×{members}者）",
+        when="is_fukusu",
+    ),
+    Note(
+        "coordination",
+        "事務費・専門家費 {coordination:,}円 × 2/3 → {coordination_subsidy:,}円（上限 {coordination_cap:,}円）",
+        when="is_fukusu",
+    ),
     Note("result", "補助額 合計 {capped:,}円"),
 )
 
@@ -146,7 +170,7 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
     p, b = ctx.params, ctx.batch
     bands = p["it_donyu.tsujo.bands"]
     rate = frac(p["it_donyu.tsujo.rate"])
-    processes, processes_known = b.int("software_processes")
+    processes, processes_known = b.number("software_processes")
     software_total = b.expenses(["software", "cloud"])
     base = b.expenses(frame.expenses)
     raw = mul_floor(base, rate)
@@ -164,12 +188,22 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
     ]
     band_state = where(big, PASS, where(processes_known, FAIL, UNKNOWN))
     return _outcome(
-        ctx, frame, checks, capped, cap,
+        ctx,
+        frame,
+        checks,
+        capped,
+        cap,
         rate_index=b.full(0),
         rates=((rate, "通常枠"),),
         provisions=[(TSUJO_BAND, band_state, raw >= big_band["lower"])],
         trace=TRACE,
-        facts={"base": base, "raw": raw, "lower": lower, "software_total": software_total, "processes": processes},
+        facts={
+            "base": base,
+            "raw": raw,
+            "lower": lower,
+            "software_total": software_total,
+            "processes": processes,
+        },
         sources=("it_donyu.tsujo.bands", "it_donyu.tsujo.rate"),
     )
 
@@ -185,7 +219,9 @@ def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     software_base = b.expenses(["software", "cloud", "installation"])
     index = select_rate([(ctx.small, 1)], 0, b.size)
     threshold, over = int(sw["tier_threshold_yen"]), frac(sw["over"])
-    software_raw = tiered_indexed(software_base, index, (frac(sw["rate"]), frac(sw["small_rate"])), threshold, over)
+    software_raw = tiered_indexed(
+        software_base, index, (frac(sw["rate"]), frac(sw["small_rate"])), threshold, over
+    )
     software_cap = where(two, int(sw["cap"]), threshold)
     software_subsidy = minimum(software_raw, software_cap)
     pc, register = b.expense("pc"), b.expense("register")
@@ -226,7 +262,7 @@ def _invoice_checks(ctx: Context, frame: Frame, parts: dict[str, Ints]) -> list[
     ]
 
 
-def _two_state(parts: dict[str, Ints]) -> np.ndarray:
+def _two_state(parts: dict[str, Ints]) -> Any:
     return where(parts["two"], PASS, where(parts["functions_known"], FAIL, UNKNOWN))
 
 
@@ -236,7 +272,11 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
     capped = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"]
     cap = parts["software_cap"] + parts["pc_cap"] + parts["register_cap"]
     return _outcome(
-        ctx, frame, _invoice_checks(ctx, frame, parts), capped, cap,
+        ctx,
+        frame,
+        _invoice_checks(ctx, frame, parts),
+        capped,
+        cap,
         rate_index=parts["index"],
         rates=_invoice_rates(ctx),
         provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["software_cap"])],
@@ -261,8 +301,14 @@ def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
         (ORDERING, tri(ordering > 0)),
     ]
     return _outcome(
-        ctx, frame, checks, capped, cap,
-        rate_index=index, rates=rates, trace=TRACE,
+        ctx,
+        frame,
+        checks,
+        capped,
+        cap,
+        rate_index=index,
+        rates=rates,
+        trace=TRACE,
         facts={"base": ordering, "raw": raw, "ordering": ordering},
         sources=("it_donyu.denshi_torihiki",),
     )
@@ -272,23 +318,32 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
     p, b = ctx.params, ctx.batch
     f = p["it_donyu.fukusu"]
     parts = _invoice_parts(ctx, frame)
-    members, members_known = b.int("consortium_members")
+    members, members_known = b.number("consortium_members")
     analysis, coordination = b.expense("analysis"), b.expense("coordination")
     analysis_cap = where(members_known, members, 0) * int(f["analysis_per_member"])
     analysis_subsidy = minimum(mul_floor(analysis, frac(f["analysis_rate"])), analysis_cap)
-    coordination_subsidy = minimum(mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"]))
+    coordination_subsidy = minimum(
+        mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"])
+    )
     group = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"] + analysis_subsidy
     capped = minimum(group, int(f["group_cap"])) + coordination_subsidy
     cap = b.full(int(f["group_cap"]) + int(f["coordination_cap"]))
     base = b.expenses(frame.expenses)
     checks = [
         (SME, ctx.sme),
-        (purpose_check(frame, "インボイス制度への対応・キャッシュレス決済等の導入"), b.has_any("purposes", frame.purposes)),
+        (
+            purpose_check(frame, "インボイス制度への対応・キャッシュレス決済等の導入"),
+            b.has_any("purposes", frame.purposes),
+        ),
         (MEMBERS, tri(members >= int(f["min_members"]), members_known)),
         (HAS_EXPENSES, tri(base > 0)),
     ]
     return _outcome(
-        ctx, frame, checks, capped, cap,
+        ctx,
+        frame,
+        checks,
+        capped,
+        cap,
         rate_index=parts["index"],
         rates=_invoice_rates(ctx),
         trace=INVOICE_TRACE,
@@ -325,8 +380,14 @@ def security(ctx: Context, frame: Frame) -> Outcome:
         (TSUJO_LOWER, tri(capped >= lower)),
     ]
     return _outcome(
-        ctx, frame, checks, capped, cap,
-        rate_index=b.full(0), rates=((rate, "セキュリティ対策推進枠"),), trace=TRACE,
+        ctx,
+        frame,
+        checks,
+        capped,
+        cap,
+        rate_index=b.full(0),
+        rates=((rate, "セキュリティ対策推進枠"),),
+        trace=TRACE,
         facts={"base": service, "raw": raw, "security": service, "lower": lower},
         sources=("it_donyu.security",),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
@@ -54,7 +56,12 @@ CLOSURE = Check(
 
 COMMITMENTS = (
     Note("commit_gbiz", "GビズIDプライムを取得し、jGrantsで締切までに申請する", due="acceptance_end"),
-    Note("commit_wage", "補助事業期間中に事業場内最低賃金を{wage_premium}円以上引き上げる", when="wage_special", source="jigyo_shokei.keiei_kakushin.amounts"),
+    Note(
+        "commit_wage",
+        "補助事業期間中に事業場内最低賃金を{wage_premium}円以上引き上げる",
+        when="wage_special",
+        source="jigyo_shokei.keiei_kakushin.amounts",
+    ),
 )
 OBLIGATIONS = (
     Note("report_results", "補助事業を実施し、実績報告を提出する"),
@@ -83,7 +90,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     revital = is_true(b.tri("revitalization"))
     if fid == "senmonka":
         buyer = is_true(b.has_any("succession_types", ["buyer"]))
-        rates = (
+        rates: tuple[tuple[Fraction, str], ...] = (
             (frac(rate_p["seller"]), "売り手支援類型"),
             (frac(rate_p["seller_preferred"]), "売り手支援類型（赤字・営業利益率低下）"),
             (frac(rate_p["buyer"]), "買い手支援類型"),
@@ -99,7 +106,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     wage_special = b.flag("wage_increase_special") if fid == "keiei_kakushin" else b.full(False)
     cap_base = where(wage_special, int(amounts.get("special", amounts["cap"])), int(amounts["cap"]))
     with_closure = (closure > 0) & (fid != "haigyo")
-    cap = (cap_base + where(with_closure, closure_topup, 0))
+    cap = cap_base + where(with_closure, closure_topup, 0)
     raw = mul_floor_indexed(base, index, tuple(r for r, _ in rates))
     capped = minimum(raw, cap)
     lower = int(amounts["lower"])
@@ -124,7 +131,14 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         cap=cap,
         rate_index=index,
         rates=rates,
-        facts={"base": base, "raw": raw, "capped": capped, "cap": cap, "lower": lower, "wage_special": wage_special},
+        facts={
+            "base": base,
+            "raw": raw,
+            "capped": capped,
+            "cap": cap,
+            "lower": lower,
+            "wage_special": wage_special,
+        },
         provisions=provisions,
         commitments=COMMITMENTS,
         obligations=OBLIGATIONS,

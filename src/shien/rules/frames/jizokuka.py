@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 from shien.rules.columns import EPOCH_ORDINAL
@@ -86,23 +87,55 @@ INVOICE_SPECIAL = Check(
 )
 
 COMMITMENTS = (
-    Note("commit_form4", "商工会・商工会議所の経営指導員と経営計画を作成し、事業支援計画書（様式4）の交付を受ける", due="form4_deadline"),
+    Note(
+        "commit_form4",
+        "商工会・商工会議所の経営指導員と経営計画を作成し、事業支援計画書（様式4）の交付を受ける",
+        due="form4_deadline",
+    ),
     Note("commit_apply", "GビズIDプライムを取得し、締切までに電子申請する", due="acceptance_end"),
-    Note("commit_wage", "補助事業終了時点で事業場内最低賃金を{wage_target:,}円以上にする（未達の場合は補助金を交付しない）", when="is_chingin", after="chingin_wage", source="jizokuka.refund.rules"),
-    Note("commit_grow", "補助事業終了時点で常時使用する従業員数を{small_max}人より多くする（未達の場合は補助金を交付しない）", when="is_sotsugyo", after="sotsugyo_growth", source="jizokuka.refund.rules"),
-    Note("commit_invoice", "補助事業終了時点まで適格請求書発行事業者の登録を維持する（確認できない場合は上乗せ分を交付しない）", when="invoice_applied", source="jizokuka.refund.rules"),
+    Note(
+        "commit_wage",
+        "補助事業終了時点で事業場内最低賃金を{wage_target:,}円以上にする（未達の場合は補助金を交付しない）",
+        when="is_chingin",
+        after="chingin_wage",
+        source="jizokuka.refund.rules",
+    ),
+    Note(
+        "commit_grow",
+        "補助事業終了時点で常時使用する従業員数を{small_max}人より多くする（未達の場合は補助金を交付しない）",
+        when="is_sotsugyo",
+        after="sotsugyo_growth",
+        source="jizokuka.refund.rules",
+    ),
+    Note(
+        "commit_invoice",
+        "補助事業終了時点まで適格請求書発行事業者の登録を維持する（確認できない場合は上乗せ分を交付しない）",
+        when="invoice_applied",
+        source="jizokuka.refund.rules",
+    ),
 )
 OBLIGATIONS = (
     Note("project_period", "交付決定日から事業を実施し、期限までに完了する", due="project_end"),
     Note("report_results", "実績報告書を提出する", due="report_deadline"),
-    Note("report_effect", "補助事業終了後{effect_years}年の事業効果報告を提出する", source="jizokuka.effect_report_years"),
+    Note(
+        "report_effect",
+        "補助事業終了後{effect_years}年の事業効果報告を提出する",
+        source="jizokuka.effect_report_years",
+    ),
 )
 TRACE = (
-    Note("base", "補助対象経費 {eligible_total:,}円（うちウェブサイト関連費 {website:,}円、算入 {website_counted:,}円）"),
+    Note(
+        "base",
+        "補助対象経費 {eligible_total:,}円（うちウェブサイト関連費 {website:,}円、算入 {website_counted:,}円）",
+    ),
     Note("rate", "補助率 {rate}（{rate_reason}）"),
     Note("calc", "計算額 {raw:,}円（円未満切捨て）"),
     Note("cap", "補助上限額 {cap:,}円（{frame_name}）", when="no_invoice"),
-    Note("cap_invoice", "補助上限額 {cap:,}円（{frame_name} {frame_cap:,}円＋インボイス特例 {invoice_yen:,}円）", when="invoice_applied"),
+    Note(
+        "cap_invoice",
+        "補助上限額 {cap:,}円（{frame_name} {frame_cap:,}円＋インボイス特例 {invoice_yen:,}円）",
+        when="invoice_applied",
+    ),
     Note("result", "補助金額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
 )
 
@@ -115,11 +148,11 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
     others = b.expenses([c for c in expenses if c != "website"])
     premium = int(p["jizokuka.chingin.min_wage_premium_yen"])
     regional, regional_known = ctx.regional_wage
-    current, current_known = b.int("min_hourly_wage_yen")
-    planned, planned_known = b.int("planned_min_hourly_wage_yen")
+    current, current_known = b.number("min_hourly_wage_yen")
+    planned, planned_known = b.number("planned_min_hourly_wage_yen")
     wage_target = where(current >= regional + premium, current, regional) + premium
     years = int(p["jizokuka.sogyo.years_since_founding"])
-    founded, founded_known = b.int("founded_on")
+    founded, founded_known = b.number("founded_on")
     day = ctx.day
     limit = date(day.year - years, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
     exempt = is_true(b.tri("was_tax_exempt"))
@@ -136,17 +169,29 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
     return {
         "checks": [
             (SMALL, tri(ctx.small)),
-            (purpose_check(ctx.registry.frame("jizokuka/tsujo"), "販路開拓"), b.has_any("purposes", ("sales_channel",))),
+            (
+                purpose_check(ctx.registry.frame("jizokuka/tsujo"), "販路開拓"),
+                b.has_any("purposes", ("sales_channel",)),
+            ),
             (HAS_EXPENSES, tri(others + website > 0)),
             (WEBSITE_NOT_ALONE, tri(not_((website > 0) & (others == 0)))),
         ],
         "frame_checks": {
-            "chingin": (WAGE_RAISE, tri(planned >= wage_target, planned_known & regional_known & current_known)),
-            "sotsugyo": (GRADUATE, tri(b.int("planned_employees")[0] > ctx.small_max, b.int("planned_employees")[1])),
+            "chingin": (
+                WAGE_RAISE,
+                tri(planned >= wage_target, planned_known & regional_known & current_known),
+            ),
+            "sotsugyo": (
+                GRADUATE,
+                tri(b.number("planned_employees")[0] > ctx.small_max, b.number("planned_employees")[1]),
+            ),
             "kokeisha": (SUCCESSOR, b.tri("atotsugi_finalist")),
             "sogyo": (
                 STARTUP,
-                all_of(tri(founded >= limit.toordinal() - EPOCH_ORDINAL, founded_known), b.tri("tokutei_sogyo_support")),
+                all_of(
+                    tri(founded >= limit.toordinal() - EPOCH_ORDINAL, founded_known),
+                    b.tri("tokutei_sogyo_support"),
+                ),
             ),
         },
         "website": website,
@@ -162,7 +207,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
         "facts": {
             "planned_wage": planned,
             "wage_target": wage_target,
-            "planned_employees": b.int("planned_employees")[0],
+            "planned_employees": b.number("planned_employees")[0],
             "website": website,
             "invoice_applied": invoice_applied,
             "no_invoice": not_(invoice_applied),
@@ -188,7 +233,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     cap = c["invoice_add"] + frame_cap
 
     if fid == "chingin":
-        rates = (c["rates"]["base"], c["rates"]["deficit"])
+        rates: tuple[tuple[Fraction, str], ...] = (c["rates"]["base"], c["rates"]["deficit"])
         index = select_rate([(c["deficit"], 1)], 0, b.size)
     else:
         rates = (c["rates"]["base"],)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -93,19 +94,59 @@ COVID_SPECIAL = Check(
 )
 
 COMMITMENTS = (
-    Note("commit_value_added", "付加価値額（営業利益＋人件費＋減価償却費）を年平均{va_need}%以上増加させる3〜5年の事業計画に取り組む", after="basic_value_added", source="monozukuri.basic.value_added_cagr"),
-    Note("commit_payroll", "給与支給総額を年平均{pay_need}%以上増加させる", after="basic_payroll", source="monozukuri.basic.payroll_cagr"),
-    Note("commit_min_wage", "事業場内最低賃金を地域別最低賃金＋{premium}円以上（{wage_target_text}）の水準にする", after="basic_min_wage", source="monozukuri.basic.min_wage_premium_yen"),
-    Note("commit_announce", "賃上げ計画を従業員に表明する（表明していない場合は補助金の全額返還）", source="monozukuri.refund.rules"),
-    Note("commit_wage_special", "大幅賃上げ特例: 補助事業終了後3〜5年で給与支給総額を年平均{special_payroll}%以上増加させ、事業場内最低賃金を毎年{special_wage}円以上引き上げる", when="wage_special", source="monozukuri.wage_special.requirements"),
-    Note("commit_gbiz", "GビズIDプライムを取得し、電子申請システムで締切までに申請する", due="acceptance_end"),
+    Note(
+        "commit_value_added",
+        "付加価値額（営業利益＋人件費＋減価償却費）を年平均{va_need}%以上増加させる3〜5年の事業計画に取り組む",
+        after="basic_value_added",
+        source="monozukuri.basic.value_added_cagr",
+    ),
+    Note(
+        "commit_payroll",
+        "給与支給総額を年平均{pay_need}%以上増加させる",
+        after="basic_payroll",
+        source="monozukuri.basic.payroll_cagr",
+    ),
+    Note(
+        "commit_min_wage",
+        "事業場内最低賃金を地域別最低賃金＋{premium}円以上（{wage_target_text}）の水準にする",
+        after="basic_min_wage",
+        source="monozukuri.basic.min_wage_premium_yen",
+    ),
+    Note(
+        "commit_announce",
+        "賃上げ計画を従業員に表明する（表明していない場合は補助金の全額返還）",
+        source="monozukuri.refund.rules",
+    ),
+    Note(
+        "commit_wage_special",
+        "大幅賃上げ特例: 補助事業終了後3〜5年で給与支給総額を年平均{special_payroll}%以上増加させ、事業場内最低賃金を毎年{special_wage}円以上引き上げる",
+        when="wage_special",
+        source="monozukuri.wage_special.requirements",
+    ),
+    Note(
+        "commit_gbiz", "GビズIDプライムを取得し、電子申請システムで締切までに申請する", due="acceptance_end"
+    ),
 )
 OBLIGATIONS = (
-    Note("report_results", "補助事業実施期間内に設備投資等を行い、実績報告書を提出する", due="project_end", source="monozukuri.report_years"),
-    Note("report_yearly", "事業計画期間（3〜5年）の終了まで{report_years}年間、毎年 事業化状況報告を提出する", source="monozukuri.report_years"),
+    Note(
+        "report_results",
+        "補助事業実施期間内に設備投資等を行い、実績報告書を提出する",
+        due="project_end",
+        source="monozukuri.report_years",
+    ),
+    Note(
+        "report_yearly",
+        "事業計画期間（3〜5年）の終了まで{report_years}年間、毎年 事業化状況報告を提出する",
+        source="monozukuri.report_years",
+    ),
     Note("refund_payroll", "返還: {refund_payroll}", source="monozukuri.refund.rules"),
     Note("refund_min_wage", "返還: {refund_min_wage}", source="monozukuri.refund.rules"),
-    Note("refund_wage_special", "返還: {refund_wage_special}", when="wage_special", source="monozukuri.refund.rules"),
+    Note(
+        "refund_wage_special",
+        "返還: {refund_wage_special}",
+        when="wage_special",
+        source="monozukuri.refund.rules",
+    ),
 )
 TRACE = (
     Note("base", "補助対象経費 {base:,}円（{frame_name}の対象経費の合計）"),
@@ -113,7 +154,11 @@ TRACE = (
     Note("tier", "補助金額のうち{tier_man}を超える部分は補助率1/3: {base:,}円 → {raw:,}円", when="tiered"),
     Note("calc", "計算額 {raw:,}円（円未満切捨て）", when="untiered"),
     Note("cap", "補助上限額 {cap:,}円（従業員{employees}人の区分）", when="no_wage_special"),
-    Note("cap_special", "補助上限額 {cap:,}円（従業員{employees}人の区分、大幅賃上げ特例）", when="wage_special"),
+    Note(
+        "cap_special",
+        "補助上限額 {cap:,}円（従業員{employees}人の区分、大幅賃上げ特例）",
+        when="wage_special",
+    ),
     Note("result", "補助金額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
 )
 
@@ -123,12 +168,12 @@ def _common(ctx: Context) -> dict[str, Any]:
     p, b = ctx.params, ctx.batch
     premium = int(p["monozukuri.basic.min_wage_premium_yen"])
     regional, regional_known = ctx.regional_wage
-    planned, planned_known = b.int("planned_min_hourly_wage_yen")
+    planned, planned_known = b.number("planned_min_hourly_wage_yen")
     target = regional + premium
     va_need = frac(p["monozukuri.basic.value_added_cagr"])
     pay_need = frac(p["monozukuri.basic.payroll_cagr"])
-    va, va_known = b.int("value_added_cagr_pct")
-    pay, pay_known = b.int("payroll_cagr_pct")
+    va, va_known = b.number("value_added_cagr_pct")
+    pay, pay_known = b.number("payroll_cagr_pct")
     machinery = b.expense("machinery")
     special = p["monozukuri.wage_special.requirements"]
     refund = p["monozukuri.refund.rules"]
@@ -170,7 +215,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     caps = p[f"monozukuri.{fid}.caps"]
     rate_p = p[f"monozukuri.{fid}.rate"]
     lower = int(p["monozukuri.lower_limit_yen"])
-    employees, _ = b.int("employees")
+    employees, _ = b.number("employees")
 
     wage_requested = c["wage_requested"]
     covid = c["covid"] if fid == "kofukakachi" else b.full(False)
@@ -195,6 +240,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
 
     # rate: index 0 is the base rate, 1 the preferential one
     preferred = c["preferred"]
+    rates: tuple[tuple[Fraction, str], ...]
     if fid == "shoryokuka":
         rates = ((frac(rate_p["base"]), "中小企業者"), (frac(rate_p["small"]), "小規模事業者・再生事業者"))
         index = select_rate([(preferred, 1)], 0, b.size)
@@ -278,4 +324,3 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
 def _round_name(program: Program, key: str) -> str:
     rid = key.split("/", 1)[1]
     return next(r.name for r in program.rounds if r.id == rid)
-

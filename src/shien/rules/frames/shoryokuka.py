@@ -41,12 +41,25 @@ WAGE_REQUIREMENT = Check(
 
 COMMITMENTS = (
     Note("commit_vendor", "カタログに掲載された販売事業者（省力化支援事業者）と共同で申請する"),
-    Note("commit_productivity", "労働生産性を年平均{productivity}%以上向上させる事業計画を策定する", source="shoryokuka.productivity_cagr"),
-    Note("commit_wage", "補助事業終了時点で、申請時と比べて事業場内最低賃金を{wage_yen}円以上、給与支給総額を{payroll}%以上引き上げ、従業員に表明する", when="wage_special", source="shoryokuka.wage_requirement"),
+    Note(
+        "commit_productivity",
+        "労働生産性を年平均{productivity}%以上向上させる事業計画を策定する",
+        source="shoryokuka.productivity_cagr",
+    ),
+    Note(
+        "commit_wage",
+        "補助事業終了時点で、申請時と比べて事業場内最低賃金を{wage_yen}円以上、給与支給総額を{payroll}%以上引き上げ、従業員に表明する",
+        when="wage_special",
+        source="shoryokuka.wage_requirement",
+    ),
 )
 OBLIGATIONS = (
     Note("report_results", "製品の購入・導入後に実績報告を提出する"),
-    Note("report_effect", "{effect_years}年間、効果報告（労働生産性・賃上げの状況）を提出する", source="shoryokuka.effect_report_years"),
+    Note(
+        "report_effect",
+        "{effect_years}年間、効果報告（労働生産性・賃上げの状況）を提出する",
+        source="shoryokuka.effect_report_years",
+    ),
     Note("refund_wage", "{shortfall}", when="wage_special", source="shoryokuka.wage_requirement.shortfall"),
 )
 TRACE = (
@@ -54,7 +67,11 @@ TRACE = (
     Note("rate", "補助率 {rate}"),
     Note("calc", "計算額 {raw:,}円（円未満切捨て）"),
     Note("cap", "補助上限額 {cap:,}円（従業員{employees}人の区分）", when="no_wage_special"),
-    Note("cap_special", "補助上限額 {cap:,}円（従業員{employees}人の区分、賃上げ要件達成時）", when="wage_special"),
+    Note(
+        "cap_special",
+        "補助上限額 {cap:,}円（従業員{employees}人の区分、賃上げ要件達成時）",
+        when="wage_special",
+    ),
     Note("result", "補助金額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
 )
 
@@ -64,7 +81,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     caps = p["shoryokuka.caps"]
     rate = frac(p["shoryokuka.rate"])
     wage = p["shoryokuka.wage_requirement"]
-    employees, _ = b.int("employees")
+    employees, _ = b.number("employees")
     product, installation = b.expense("catalog_product"), b.expense("installation")
     base = b.expenses(frame.expenses)
     wage_special = b.flag("wage_increase_special")

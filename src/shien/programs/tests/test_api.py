@@ -1,0 +1,102 @@
+"""The HTTP API: estimate, programs, OpenAPI, Japanese 422s."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from shien.rules.output import ErrorDocument, EstimateDocument
+from shien.tests.test_cli import EXAMPLE
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client: Client, body: Any, content_type: str = "application/json") -> Any:
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post("/api/v1/estimate", data=data, content_type=content_type)
+
+
+def test_estimate_one_profile(client: Client) -> None:
+    response = post(client, EXAMPLE)
+    assert response.status_code == 200
+    doc = EstimateDocument.model_validate(response.json())
+    best = max((r for r in doc.results if r.eligible and r.subsidy_yen), key=lambda r: r.subsidy_yen or 0)
+    assert (best.program, best.frame, best.subsidy_yen) == ("monozukuri", "shoryokuka", 25_000_000)
+    assert "令" not in response.content.decode()[:0]  # body is UTF-8 Japanese, not \\u escapes
+    assert "ものづくり補助金" in response.content.decode("utf-8")
+
+
+def test_estimate_same_documents_as_the_cli(client: Client) -> None:
+    from shien.rules.engine import estimate
+    from shien.rules.schema import Profile
+
+    response = post(client, [EXAMPLE, EXAMPLE])
+    assert response.json() == estimate([Profile.model_validate(EXAMPLE)] * 2)
+
+
+def test_estimate_json_lines(client: Client) -> None:
+    body = json.dumps(EXAMPLE) + "\n" + json.dumps(EXAMPLE) + "\n"
+    response = post(client, body, "application/x-ndjson")
+    assert response.status_code == 200 and len(response.json()) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"business": {"industry": "製造業"}}, "business.employees", "必須項目です"),
+        (
+            [
+                {"business": {"industry": "製造業", "employees": 1}},
+                {"business": {"industry": "製造業", "employees": "x"}},
+            ],
+            "[1].business.employees",
+            "整数を指定してください",
+        ),
+        (
+            {"business": {"industry": "製造業", "employees": 1, "prefecture": "ヒロシマ"}},
+            "business.prefecture",
+            "都道府県名（例: 広島県）を指定してください",
+        ),
+    ],
+)
+def test_invalid_input_is_422_with_japanese_messages(
+    client: Client, body: Any, field: str, message: str
+) -> None:
+    response = post(client, body)
+    assert response.status_code == 422
+    error = ErrorDocument.model_validate(response.json())
+    assert any(e.field == field and e.message == message for e in error.errors), error
+
+
+def test_malformed_json_is_422(client: Client) -> None:
+    response = post(client, "{")
+    assert response.status_code == 422 and response.json()["message"] == "JSONとして読めません"
+
+
+def test_programs_and_detail(client: Client) -> None:
+    listing = client.get("/api/v1/programs", {"as_of": "2024-03-20T10:00:00+09:00"}).json()
+    assert len(listing) == 8
+    mono = client.get("/api/v1/programs/monozukuri", {"as_of": "2024-03-20T10:00:00+09:00"}).json()
+    assert mono["accepting"] is True
+    assert [r["id"] for r in mono["rounds"]] == ["17", "18"]
+    caps = next(p for p in mono["parameters"] if p["name"] == "monozukuri.shoryokuka.caps")
+    assert caps["status"] == "unverified" and caps["note"]
+    missing = client.get("/api/v1/programs/nope")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_openapi_documents_the_estimate_contract(client: Client) -> None:
+    schema = client.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/estimate", "/api/v1/programs", "/api/v1/programs/{program_id}"} <= set(schema["paths"])
+    components = schema["components"]["schemas"]
+    assert {"Profile", "EstimateDocument", "ErrorDocument", "Business", "Plan"} <= set(components)
+    refs = json.dumps(schema)
+    for ref in set(__import__("re").findall(r'"#/components/schemas/([^"]+)"', refs)):
+        assert ref in components, ref
+
+
+def test_get_on_estimate_is_not_allowed(client: Client) -> None:
+    assert client.get("/api/v1/estimate").status_code == 405

@@ -1,0 +1,83 @@
+"""Invariants of every grant frame, over generated businesses (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shien.rules.columns import Batch, profile_to_record
+from shien.rules.engine import estimate, evaluate
+from shien.rules.output import EstimateDocument
+from shien.rules.schema import Profile
+from shien.rules.tests.strategies import profiles
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _grants(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    profile = Profile.model_validate(doc)
+    out = estimate([profile])[0]
+    EstimateDocument.model_validate(out)  # the documented OpenAPI shape
+    return {f"{r['program']}/{r['frame']}": r for r in out["results"] if r["kind"] == "grant"}
+
+
+@SETTINGS
+@given(profiles())
+def test_subsidy_within_cap_and_expenses(doc: dict[str, Any]) -> None:
+    total = sum(e["amount_yen"] for e in doc["plan"]["expenses"])
+    for key, r in _grants(doc).items():
+        assert 0 <= r["subsidy_yen"] <= r["cap_yen"], key
+        assert r["subsidy_yen"] <= total, key
+        if not r["eligible"]:
+            assert r["subsidy_yen"] == 0, key
+            assert any(c["passed"] is False for c in r["criteria"]), key
+        else:
+            assert all(c["passed"] is not False for c in r["criteria"]), key
+
+
+@SETTINGS
+@given(profiles(), st.data())
+def test_subsidy_is_monotone_in_expenses(doc: dict[str, Any], data: st.DataObject) -> None:
+    if not doc["plan"]["expenses"]:
+        return
+    bigger = copy.deepcopy(doc)
+    index = data.draw(st.integers(0, len(doc["plan"]["expenses"]) - 1))
+    bigger["plan"]["expenses"][index]["amount_yen"] += data.draw(st.integers(0, 50_000_000))
+    before, after = _grants(doc), _grants(bigger)
+    for key in before:
+        assert after[key]["subsidy_yen"] >= before[key]["subsidy_yen"], (
+            key,
+            before[key]["trace"],
+            after[key]["trace"],
+        )
+
+
+@SETTINGS
+@given(st.lists(profiles(with_as_of=False), min_size=2, max_size=6))
+def test_one_business_on_scalars_equals_the_same_in_a_batch(docs: list[dict[str, Any]]) -> None:
+    """A batch of one runs on Python scalars; it must decide exactly as the numpy batch does."""
+    from shien.rules.engine import now
+
+    moment = now()
+    records = [profile_to_record(Profile.model_validate(d)) for d in docs]
+    vector = evaluate(Batch.from_records(records), moment)
+    for i, record in enumerate(records):
+        scalar = evaluate(Batch.from_record(record), moment)
+        for o_s, o_v in zip(scalar.outcomes, vector.outcomes, strict=True):
+            assert bool(o_s.eligible) == bool(o_v.eligible[i]), o_s.frame.key
+            assert int(o_s.subsidy) == int(o_v.subsidy[i]), o_s.frame.key
+            assert int(o_s.cap) == int(o_v.cap[i]), o_s.frame.key
+            for (check, t_s), (_, t_v) in zip(o_s.checks, o_v.checks, strict=True):
+                assert int(t_s) == int(t_v[i]), (o_s.frame.key, check.code)
+
+
+@SETTINGS
+@given(profiles())
+def test_estimate_of_many_equals_estimate_of_each(doc: dict[str, Any]) -> None:
+    profile = Profile.model_validate(doc)
+    alone = estimate([profile])[0]
+    together = estimate([profile, profile])
+    assert together[0] == alone == together[1]

@@ -1,0 +1,88 @@
+"""The YAML registry is complete and consistent; every template renders."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+
+from shien.rules.engine import grant_frames
+from shien.rules.frames import RULES
+from shien.rules.frames.base import Check, Note
+from shien.rules.registry import Registry, registry
+from shien.rules.vocab import EXPENSE_CATEGORIES, PREFECTURES, PURPOSES
+
+
+def test_every_grant_frame_has_a_rule_and_every_rule_a_frame() -> None:
+    assert set(grant_frames()) == set(RULES)
+
+
+def test_every_value_has_a_reference_and_a_valid_status() -> None:
+    for parameter in registry().parameters.values():
+        for entry in parameter.entries:
+            assert entry.reference.title, parameter.name
+            assert entry.status in ("verified", "unverified")
+            if entry.unverified:
+                assert entry.note, f"{parameter.name}: an unverified value says why"
+
+
+def test_minimum_wage_for_every_prefecture_and_both_years() -> None:
+    reg = registry()
+    for prefecture in PREFECTURES:
+        parameter = reg.parameters[f"minimum_wage.{prefecture}"]
+        assert len(parameter.entries) == 2
+    view = reg.at(date(2024, 10, 1))
+    assert view["minimum_wage.広島県"] == 1020 and view["minimum_wage.東京都"] == 1163
+    assert reg.at(date(2024, 9, 30))["minimum_wage.広島県"] == 970
+    assert reg.at(date(2024, 10, 11))["minimum_wage.島根県"] == 904  # R6 takes effect 10-12
+
+
+def test_frames_use_known_vocabulary() -> None:
+    for program in registry().programs.values():
+        for frame in program.frames.values():
+            assert set(frame.purposes) <= set(PURPOSES), frame.key
+            assert set(frame.expenses) <= set(EXPENSE_CATEGORIES), frame.key
+
+
+def test_round_windows_are_ordered_and_in_japan_time() -> None:
+    for program in registry().programs.values():
+        for r in program.rounds:
+            if r.acceptance_start and r.acceptance_end:
+                assert r.acceptance_start < r.acceptance_end, r.key
+                assert r.acceptance_end.utcoffset().total_seconds() == 9 * 3600  # type: ignore[union-attr]
+
+
+def test_a_new_dated_entry_changes_the_value_from_its_date(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "x.yaml").write_text(
+        "references: {r: {title: T}}\nparameters:\n  p:\n    description: d\n    values:\n"
+        "      2024-01-01: {value: 1, reference: r}\n      2025-04-01: {value: 2, reference: r, status: unverified, note: n}\n",
+        encoding="utf-8",
+    )
+    reg = Registry(tmp_path)
+    assert reg.at(date(2025, 3, 31))["p"] == 1
+    assert reg.at(date(2025, 4, 1))["p"] == 2 and reg.at(date(2025, 4, 1)).entry("p").unverified
+
+
+def test_template_placeholders_are_known_names() -> None:
+    """Every {name} in a message is something the engine provides (else a KeyError at run time)."""
+    import shien.rules.frames.it_donyu as it
+    import shien.rules.frames.jigyo_shokei as js
+    import shien.rules.frames.jizokuka as jz
+    import shien.rules.frames.monozukuri as mz
+    import shien.rules.frames.shoryokuka as sh
+
+    names = set()
+    for module in (it, js, jz, mz, sh):
+        for value in vars(module).values():
+            items = value if isinstance(value, tuple) else (value,)
+            for item in items:
+                if isinstance(item, Check):
+                    texts = [item.label, item.ok, item.ng, item.unknown]
+                elif isinstance(item, Note):
+                    texts = [item.text]
+                else:
+                    continue
+                for text in texts:
+                    names |= {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    assert names, "templates found"
+    assert all(re.fullmatch(r"[a-z_]+", n) for n in names)
