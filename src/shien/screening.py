@@ -29,7 +29,7 @@ from shien.rules.vec import FAIL, PASS, UNKNOWN
 PASSTHROUGH = ("id",)
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "はい", "有", "○"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "いいえ", "無", "×"}
-CHUNK = 65_536
+CHUNK = 32_768  # rows per task: small enough that temporaries stay in cache
 
 
 def _error(column: Column | str, row: int | None, message: str) -> DomainError:
@@ -298,11 +298,15 @@ def screen_batch(
         for done in pool.map(run, range(0, batch.n, chunk)):
             if progress:
                 progress(done)
-    subsidies = np.stack([out[f"{k.replace('/', '.')}.subsidy_yen"] for k in keys])
-    best = subsidies.argmax(axis=0)
-    best_amount = subsidies.max(axis=0)
-    names = np.array(list(keys) + [""], dtype=object)
-    out["best_frame"] = names[np.where(best_amount > 0, best, len(keys))]
+    # running maximum: contiguous passes, unlike argmax over a stacked (frames × rows) array
+    best = np.full(batch.n, len(keys), dtype=np.int16)  # index len(keys) = no frame
+    best_amount = np.zeros(batch.n, dtype=np.int64)
+    for index, key in enumerate(keys):
+        amount = out[f"{key.replace('/', '.')}.subsidy_yen"]
+        higher = amount > best_amount
+        best[higher] = index
+        np.maximum(best_amount, amount, out=best_amount)
+    out["best_frame"] = np.array(list(keys) + [""], dtype=object)[best]
     out["best_subsidy_yen"] = best_amount
     return out
 
@@ -319,7 +323,7 @@ def output_table(table: pa.Table, columns: dict[str, np.ndarray]) -> pa.Table:
 def write_table(table: pa.Table, path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
-        pq.write_table(table, path, compression="zstd")
+        pq.write_table(table, path, compression="snappy")
     elif suffix in (".csv", ".txt"):
         pacsv.write_csv(table, path)
     else:

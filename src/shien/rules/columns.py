@@ -18,22 +18,26 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from shien.rules.registry import registry
-from shien.rules.schema import MAX_YEN, Profile, normalize_prefecture
 from shien.rules.vec import FAIL, PASS, UNKNOWN, Bools, Ints, Tri, tri
 from shien.rules.vocab import (
     EXPENSE_CODES,
     INDUSTRIES,
     INVOICE_FUNCTION_CODES,
+    MAX_YEN,
     PREFECTURES,
     PURPOSE_CODES,
     SUCCESSION_CODES,
+    normalize_prefecture,
 )
+
+if TYPE_CHECKING:
+    from shien.rules.schema import Profile
 
 Kind = Literal["int", "date", "pct", "tri", "flag", "enum", "set", "yen"]
 EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
@@ -95,6 +99,9 @@ COLUMNS: Final[tuple[Column, ...]] = (
 ) + _expense_columns()
 
 BY_NAME: Final[dict[str, Column]] = {c.name: c for c in COLUMNS}
+_INDEX: Final[dict[str, dict[str, int]]] = {
+    c.name: {v: i for i, v in enumerate(c.vocab)} for c in COLUMNS if c.kind in ("enum", "set")
+}
 SET_SPLIT: Final = re.compile(r"[\s,|、，]+")  # not "/": round keys are program/round
 
 
@@ -282,8 +289,34 @@ class Batch:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Batch:
-        """One business on scalars (see the class docstring)."""
-        return cls.from_records([record]).to_scalar()
+        """One business on scalars (see the class docstring); the same encoding as `from_records`."""
+        values: dict[str, Any] = {}
+        known: dict[str, Any] = {}
+        for column in COLUMNS:
+            value = record.get(column.name)
+            kind = column.kind
+            if kind == "yen":
+                if value:
+                    values[column.name] = value
+                continue
+            if kind in ("tri", "flag"):
+                values[column.name] = 1 if value is None and kind == "tri" else (2 if value else 0)
+                continue
+            known[column.name] = value is not None
+            if value is None:
+                values[column.name] = -1 if kind == "enum" else 0
+            elif kind == "enum":
+                values[column.name] = _INDEX[column.name][value]
+            elif kind == "set":
+                index = _INDEX[column.name]
+                values[column.name] = sum(1 << index[x] for x in set(value))
+            elif kind == "date":
+                values[column.name] = value.toordinal() - EPOCH_ORDINAL
+            elif kind == "pct":
+                values[column.name] = int(value * 100)
+            else:
+                values[column.name] = value
+        return cls(1, values, known, scalar=True)
 
 
 @lru_cache(maxsize=512)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,10 +19,12 @@ from shien.rules.columns import Batch, profile_to_record
 from shien.rules.frames import RULES
 from shien.rules.frames.base import Context, Note, Outcome, RoundInfo, find_round
 from shien.rules.registry import JST, Entry, Program, Round, registry
-from shien.rules.schema import Profile
 from shien.rules.text import man_yen
 from shien.rules.text import rate as rate_text
 from shien.rules.vec import FAIL, PASS, UNKNOWN
+
+if TYPE_CHECKING:
+    from shien.rules.schema import Profile
 
 
 @functools.cache
@@ -42,6 +44,7 @@ class Evaluation:
     ctx: Context
     outcomes: list[Outcome]
     rounds: dict[str, RoundInfo]
+    sources: dict[str, Entry | None] = field(default_factory=dict)  # explain's lookup cache
 
 
 def evaluate(batch: Batch, as_of: datetime) -> Evaluation:
@@ -84,7 +87,7 @@ class _Row(dict[str, Any]):
         raise KeyError(f"template value {name!r} is not defined")
 
 
-def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any]) -> _Row:
+def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any], rate_index: int) -> _Row:
     values = _Row(base)
     values.ev = ev
     values.update(outcome.constants)
@@ -93,7 +96,7 @@ def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any]) 
         if name.endswith("_pct"):
             value = f"{value / 100:g}"
         values[name] = value
-    rate_value, reason = outcome.rates[_at(outcome.rate_index, i)]
+    rate_value, reason = outcome.rates[rate_index]
     values["frame_name"] = outcome.frame.name
     values["rate"] = rate_text(rate_value)
     values["rate_reason"] = reason
@@ -123,11 +126,15 @@ def _text(template: str, row: _Row) -> str:
     return template.format_map(row) if "{" in template else template
 
 
-def _source(template: str, row: _Row) -> Entry | None:
+def _source(template: str, row: _Row, cache: dict[str, Entry | None]) -> Entry | None:
+    """The parameter entry a message rests on; templates like sme.{industry} resolve per business."""
     if not template:
         return None
-    name = _text(template, row) if "{" in template else template
-    return row.ev.ctx.params.entries.get(name)
+    if "{" not in template:
+        if template not in cache:
+            cache[template] = row.ev.ctx.params.entries.get(template)
+        return cache[template]
+    return row.ev.ctx.params.entries.get(template.format_map(row))
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -183,32 +190,31 @@ def _unverified(entries: Iterable[Entry | None], rnd: Round | None) -> list[dict
     return list(out.values())
 
 
-def _state(value: int) -> bool | None:
-    return True if value == PASS else False if value == FAIL else None
-
-
 def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> dict[str, Any]:
-    """The full, readable result of one frame for business `i` (`row`: from `_base_values`)."""
+    """The full, readable result of one frame for business `i` (`row`: from `base_values`)."""
     frame = outcome.frame
     program = ev.ctx.registry.programs[frame.program]
     info = ev.rounds[frame.key]
-    r = _row_values(ev, outcome, i, row)
-    used: list[Entry | None] = [_source(s, r) for s in outcome.sources]
+    vector = not ev.ctx.batch.scalar
+    rate_index = int(outcome.rate_index[i] if vector else outcome.rate_index)
+    r = _row_values(ev, outcome, i, row, rate_index)
+    cache = ev.sources
+    text = _text
+    used: list[Entry | None] = [_source(s, r, cache) for s in outcome.sources]
     criteria = []
     conditions = []
     states: dict[str, int] = {}
     for check, values in outcome.checks:
-        value = int(_at(values, i))
+        value = int(values[i] if vector else values)
         states[check.code] = value
-        entry = _source(check.source, r)
+        entry = _source(check.source, r, cache)
         used.append(entry)
-        template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
-        message = _text(template, r)
+        message = text(check.ok if value == PASS else check.ng if value == FAIL else check.unknown, r)
         criteria.append(
             {
                 "code": check.code,
-                "label": _text(check.label, r),
-                "passed": _state(value),
+                "label": text(check.label, r),
+                "passed": _STATE[value],
                 "message": message,
                 "source": entry.source() if entry else None,
             }
@@ -217,43 +223,49 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
             conditions.append({"code": check.code, "kind": "confirm", "message": message, "due": None})
     provisions = []
     for check, values, shown in outcome.provisions:
-        if not _at(shown, i):
+        if not (shown[i] if type(shown) is np.ndarray else shown):
             continue
-        value = int(_at(values, i))
-        entry = _source(check.source, r)
-        used.append(entry)
-        template = check.ok if value == PASS else check.ng if value == FAIL else check.unknown
+        value = int(values[i] if type(values) is np.ndarray else values)
+        used.append(_source(check.source, r, cache))
         provisions.append(
             {
                 "code": check.code,
-                "label": _text(check.label, r),
-                "applied": _state(value),
-                "message": _text(template, r),
+                "label": text(check.label, r),
+                "applied": _STATE[value],
+                "message": text(
+                    check.ok if value == PASS else check.ng if value == FAIL else check.unknown, r
+                ),
             }
         )
-    eligible = bool(_at(outcome.eligible, i))
+    eligible = bool(outcome.eligible[i] if vector else outcome.eligible)
+    facts = outcome.facts
     # commitments and obligations belong to frames the business can apply for
-    for note in outcome.commitments if eligible else ():
-        if _shown(note, outcome, i, states):
-            used.append(_source(note.source, r))
-            conditions.append(
-                {"code": note.code, "kind": "commit", "message": _text(note.text, r), "due": _due(note, info)}
-            )
     obligations = []
-    for note in outcome.obligations if eligible else ():
-        if _shown(note, outcome, i, states):
-            entry = _source(note.source, r)
-            used.append(entry)
-            obligations.append(
-                {
-                    "code": note.code,
-                    "message": _text(note.text, r),
-                    "due": _due(note, info),
-                    "source": entry.source() if entry else None,
-                }
-            )
-    trace = [_text(note.text, r) for note in outcome.trace if _shown(note, outcome, i, states)]
-    rate_value = outcome.rates[_at(outcome.rate_index, i)][0]
+    if eligible:
+        for note in outcome.commitments:
+            if _shown(note, facts, i, states):
+                used.append(_source(note.source, r, cache))
+                conditions.append(
+                    {
+                        "code": note.code,
+                        "kind": "commit",
+                        "message": text(note.text, r),
+                        "due": _due(note, info),
+                    }
+                )
+        for note in outcome.obligations:
+            if _shown(note, facts, i, states):
+                entry = _source(note.source, r, cache)
+                used.append(entry)
+                obligations.append(
+                    {
+                        "code": note.code,
+                        "message": text(note.text, r),
+                        "due": _due(note, info),
+                        "source": entry.source() if entry else None,
+                    }
+                )
+    trace = [text(note.text, r) for note in outcome.trace if _shown(note, facts, i, states)]
     return {
         "program": frame.program,
         "frame": frame.id,
@@ -261,9 +273,9 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
         "frame_name": frame.name,
         "kind": "grant",
         "eligible": eligible,
-        "subsidy_yen": int(_at(outcome.subsidy, i)),
-        "cap_yen": int(_at(outcome.cap, i)),
-        "rate": rate_text(rate_value),
+        "subsidy_yen": int(outcome.subsidy[i] if vector else outcome.subsidy),
+        "cap_yen": int(outcome.cap[i] if vector else outcome.cap),
+        "rate": r["rate"],
         "rate_detail": outcome.rate_detail or None,
         "criteria": criteria,
         "provisions": provisions,
@@ -276,13 +288,16 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
     }
 
 
+_STATE: dict[int, bool | None] = {2: True, 0: False, 1: None}  # PASS, FAIL, UNKNOWN
+
+
 def _at(values: Any, i: int) -> Any:
     """Row i of a column, or the value itself on scalars."""
     return values[i] if type(values) is np.ndarray else values
 
 
-def _shown(note: Note, outcome: Outcome, i: int, states: dict[str, int]) -> bool:
-    if note.when is not None and not _at(outcome.facts[note.when], i):
+def _shown(note: Note, facts: dict[str, Any], i: int, states: dict[str, int]) -> bool:
+    if note.when is not None and not _at(facts[note.when], i):
         return False
     return note.after is None or states.get(note.after, PASS) == PASS
 

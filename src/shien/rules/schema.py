@@ -25,27 +25,16 @@ from shien.rules.vocab import (
     EXPENSE_CATEGORIES,
     INDUSTRIES,
     INVOICE_FUNCTIONS,
+    MAX_YEN,
     PREFECTURES,
     PURPOSES,
     SUCCESSION_TYPES,
+    normalize_prefecture,
 )
-
-MAX_YEN = 10**12  # 1兆円: far above any program, low enough that sums stay exact in int64
 
 
 def _nfkc(value: Any) -> Any:
     return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
-
-
-def normalize_prefecture(value: Any) -> Any:
-    """Accept 広島 for 広島県, 東京 for 東京都, full-width forms; leave anything else to validation."""
-    value = _nfkc(value)
-    if not isinstance(value, str) or value in PREFECTURES:
-        return value
-    for name in PREFECTURES:
-        if name[:-1] == value and name != "北海道":
-            return name
-    return value
 
 
 if TYPE_CHECKING:  # the vocabularies are data; to the type checker they are strings

@@ -101,6 +101,23 @@ AUDIENCES: Final[dict[str, str]] = {
     "other": "その他",
 }
 
+MAX_YEN: Final = 10**12  # 1兆円: far above any program, low enough that sums stay exact in int64
+
+
+def normalize_prefecture(value: object) -> object:
+    """Accept 広島 for 広島県, 東京 for 東京都, full-width forms; leave anything else to validation."""
+    import unicodedata
+
+    if isinstance(value, str):
+        value = unicodedata.normalize("NFKC", value).strip()
+    if not isinstance(value, str) or value in PREFECTURES:
+        return value
+    for name in PREFECTURES:
+        if name[:-1] == value and name != "北海道":
+            return name
+    return value
+
+
 PURPOSE_CODES: Final[tuple[str, ...]] = tuple(PURPOSES)
 EXPENSE_CODES: Final[tuple[str, ...]] = tuple(EXPENSE_CATEGORIES)
 SUCCESSION_CODES: Final[tuple[str, ...]] = tuple(SUCCESSION_TYPES)

@@ -229,6 +229,7 @@ def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     register_subsidy = minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"]))
     return {
         "index": index,
+        "threshold": threshold,
         "functions": functions,
         "functions_known": functions_known,
         "two": two,
@@ -279,7 +280,8 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
         cap,
         rate_index=parts["index"],
         rates=_invoice_rates(ctx),
-        provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["software_cap"])],
+        # the 2-function rule matters once the software subsidy passes the tier threshold (50万円)
+        provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["threshold"])],
         trace=INVOICE_TRACE,
         rate_detail="補助額50万円超の部分は2/3。PC・タブレット等、レジ・券売機等は1/2",
         facts={**parts, "software_total": parts["software_base"], "is_fukusu": b.full(False)},
