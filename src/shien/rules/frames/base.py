@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from shien.rules.columns import Batch
 from shien.rules.registry import Frame, ParamView, Program, Round, registry
-from shien.rules.vec import Bools, Ints, Tri, any_of, tri
+from shien.rules.vec import Bools, Ints, Tri, all_passable, any_of, tri, where
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 T = TypeVar("T")
@@ -170,6 +170,28 @@ def find_round(program: Program, frame_id: str, at: datetime) -> RoundInfo:
     if dated:
         return RoundInfo(max(dated, key=lambda r: r.acceptance_end or at), False)
     return RoundInfo(None, False)
+
+
+def decide(
+    *,
+    frame: Frame,
+    checks: list[tuple[Check, Tri]],
+    capped: Ints,
+    cap: Ints,
+    facts: dict[str, Any],
+    **kw: Any,
+) -> Outcome:
+    """The one eligibility rule: eligible when no criterion failed; the subsidy is then the capped amount."""
+    eligible = all_passable([t for _, t in checks])
+    return Outcome(
+        frame=frame,
+        checks=checks,
+        eligible=eligible,
+        subsidy=where(eligible, capped, 0),
+        cap=cap,
+        facts={**facts, "capped": capped, "cap": cap},
+        **kw,
+    )
 
 
 SME = Check(

@@ -7,14 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
+from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
     FAIL,
     PASS,
     UNKNOWN,
     Ints,
-    all_passable,
     frac,
     is_true,
     minimum,
@@ -147,22 +146,19 @@ INVOICE_TRACE = (
 
 
 def _outcome(
-    ctx: Context, frame: Frame, checks: list[tuple[Check, np.ndarray]], capped: Ints, cap: Ints, **kw: object
+    ctx: Context, frame: Frame, checks: list[tuple[Check, Any]], capped: Ints, cap: Ints, **kw: Any
 ) -> Outcome:
-    eligible = all_passable([t for _, t in checks])
-    facts = dict(kw.pop("facts", {}))  # type: ignore[call-overload]
-    facts.update({"capped": capped, "cap": cap})
-    return Outcome(
+    constants = {"cloud_months": ctx.params["it_donyu.cloud_max_months"], **kw.pop("constants", {})}
+    return decide(
         frame=frame,
         checks=checks,
-        eligible=eligible,
-        subsidy=where(eligible, capped, 0),
+        capped=capped,
         cap=cap,
-        facts=facts,
+        facts=kw.pop("facts", {}),
         commitments=COMMON_COMMITMENTS,
         obligations=COMMON_OBLIGATIONS,
-        constants={"cloud_months": ctx.params["it_donyu.cloud_max_months"], **kw.pop("constants", {})},  # type: ignore[dict-item]
-        **kw,  # type: ignore[arg-type]
+        constants=constants,
+        **kw,
     )
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
+from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
     FAIL,
     PASS,
-    all_passable,
     frac,
     is_true,
     minimum,
@@ -119,15 +118,13 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     ]
     if lower:
         checks.append((LOWER, tri(capped >= lower)))
-    eligible = all_passable([t for _, t in checks])
     provisions = [(CLOSURE, b.full(PASS), with_closure)]
     if fid == "keiei_kakushin":
         provisions.append((WAGE, where(wage_special, PASS, FAIL), wage_special))
-    return Outcome(
+    return decide(
         frame=frame,
         checks=checks,
-        eligible=eligible,
-        subsidy=where(eligible, capped, 0),
+        capped=capped,
         cap=cap,
         rate_index=index,
         rates=rates,

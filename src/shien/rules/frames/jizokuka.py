@@ -7,14 +7,13 @@ from fractions import Fraction
 from typing import Any
 
 from shien.rules.columns import EPOCH_ORDINAL
-from shien.rules.frames.base import Check, Context, Note, Outcome, purpose_check
+from shien.rules.frames.base import Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
     FAIL,
     PASS,
     UNKNOWN,
     all_of,
-    all_passable,
     frac,
     is_true,
     minimum,
@@ -246,7 +245,6 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     eligible_total = c["others"] + website_counted
     raw = mul_floor_indexed(eligible_total, index, tuple(r for r, _ in rates))
     capped = minimum(raw, cap)
-    eligible = all_passable([t for _, t in checks])
     facts = {
         **c["facts"],
         "eligible_total": eligible_total,
@@ -258,11 +256,10 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         "is_chingin": fid == "chingin",
         "is_sotsugyo": fid == "sotsugyo",
     }
-    return Outcome(
+    return decide(
         frame=frame,
         checks=checks,
-        eligible=eligible,
-        subsidy=where(eligible, capped, 0),
+        capped=capped,
         cap=cap,
         rate_index=index,
         rates=rates,

@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
+from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame, Program
 from shien.rules.vec import (
     FAIL,
     PASS,
-    all_passable,
     band_lookup,
     frac,
     is_true,
@@ -278,7 +277,6 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     capped = minimum(raw, cap)
     checks.append((LOWER_LIMIT, tri(capped >= lower)))
 
-    eligible = all_passable([t for _, t in checks])
     provisions = [
         (WAGE_SPECIAL, where(wage_special, PASS, FAIL), wage_requested),
     ]
@@ -297,11 +295,10 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         "tiered": tiered_mask,
         "untiered": not_(tiered_mask),
     }
-    return Outcome(
+    return decide(
         frame=frame,
         checks=checks,
-        eligible=eligible,
-        subsidy=where(eligible, capped, 0),
+        capped=capped,
         cap=cap,
         rate_index=index,
         rates=rates,

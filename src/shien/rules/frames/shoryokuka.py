@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from shien.rules.frames.base import SME, Check, Context, Note, Outcome, purpose_check
+from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
 from shien.rules.vec import (
     FAIL,
     PASS,
-    all_passable,
     band_lookup,
     frac,
     minimum,
@@ -99,12 +98,10 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         (PRODUCT, tri(product > 0)),
         (SHORTAGE, b.tri("labor_shortage")),
     ]
-    eligible = all_passable([t for _, t in checks])
-    return Outcome(
+    return decide(
         frame=frame,
         checks=checks,
-        eligible=eligible,
-        subsidy=where(eligible, capped, 0),
+        capped=capped,
         cap=cap,
         rate_index=b.full(0),
         rates=((rate, "省力化投資補助枠"),),

@@ -86,3 +86,18 @@ def test_template_placeholders_are_known_names() -> None:
                     names |= {f for _, f, _, _ in string.Formatter().parse(text) if f}
     assert names, "templates found"
     assert all(re.fullmatch(r"[a-z_]+", n) for n in names)
+
+
+def test_the_rules_package_imports_nothing_from_django() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, shien.rules as r\n"
+        "for m in pkgutil.walk_packages(r.__path__, 'shien.rules.'):\n"
+        "    if '.tests' not in m.name: importlib.import_module(m.name)\n"
+        "from shien.rules.engine import estimate\n"
+        "print(any(k == 'django' or k.startswith('django.') for k in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
+    assert result.stdout.strip() == "False"
