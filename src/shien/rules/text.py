@@ -59,3 +59,8 @@ def wareki_datetime(moment: datetime) -> str:
 
 def wareki_date(day: date) -> str:
     return f"{wareki(day)}（{day.isoformat()}）"
+
+
+def wareki_month(year: int, month: int) -> str:
+    """令和6年3月（2024年3月）."""
+    return f"{wareki_year(date(year, month, 1))}{month}月（{year}年{month}月）"

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "shien.core",
     "shien.programs",
+    "shien.navigator",
 ]
 
 MIDDLEWARE = [

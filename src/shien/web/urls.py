@@ -1,12 +1,26 @@
 from django.urls import path, re_path
 
 from shien.core import views as core_views
+from shien.navigator import views as navigator
+from shien.programs import downloads, feeds, views
 from shien.programs import views_jgrants as jg
 from shien.web.api import api
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("programs/", views.program_list, name="program-list"),
+    path("programs.csv", downloads.programs_csv, name="programs-csv"),
+    path("programs.xlsx", downloads.programs_xlsx, name="programs-xlsx"),
+    path("programs/<str:program_id>/", views.program_detail, name="program-detail"),
+    path("schedule/", views.schedule, name="schedule"),
+    path("compare/", views.compare, name="compare"),
+    path("shindan/", navigator.shindan, name="shindan"),
+    path("shindan/result/", navigator.result, name="shindan-result"),
+    path("feeds/news.atom", feeds.NewsFeed(), name="feed-news"),
+    path("calendar/deadlines.ics", feeds.ics_all, name="ics-all"),
+    path("calendar/<str:program_id>.ics", feeds.ics_program, name="ics-program"),
+    path("calendar/<str:program_id>/<str:frame_id>.ics", feeds.ics_frame, name="ics-frame"),
     path("api/v1/", api.urls),
     # jGrants-compatible read API
     path("exp/v1/public/subsidies", jg.subsidies, name="jgrants-subsidies"),

@@ -1,0 +1,76 @@
+"""Public program pages: list with filters, program pages, schedule, compare."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from shien.programs import pages
+from shien.rules.registry import registry
+from shien.rules.vocab import PREFECTURES
+
+
+def program_list(request: HttpRequest) -> HttpResponse:
+    at = pages.minute()
+    params = {
+        "audience": request.GET.get("audience", ""),
+        "purpose": request.GET.get("purpose", ""),
+        "open_now": request.GET.get("open") == "1",
+        "q": request.GET.get("q", "")[:100],
+    }
+    if params["audience"] not in pages.FILTERS["audience"]:
+        params["audience"] = ""
+    if params["purpose"] not in pages.FILTERS["purpose"]:
+        params["purpose"] = ""
+    prefecture = request.GET.get("prefecture", "")
+    programs = pages.filter_programs(pages.programs_view(at), **params)  # type: ignore[arg-type]
+    context = {
+        "programs": programs,
+        "params": params,
+        "prefecture": prefecture if prefecture in PREFECTURES else "",
+        "audiences": pages.FILTERS["audience"],
+        "purposes": pages.FILTERS["purpose"],
+        "prefectures": PREFECTURES,
+    }
+    template = "programs/_list.html" if request.headers.get("HX-Request") else "programs/list.html"
+    return render(request, template, context)
+
+
+def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
+    if program_id not in registry().programs:
+        raise Http404("制度が見つかりません")
+    return render(
+        request, "programs/detail.html", {"program": pages.program_view(program_id, pages.minute())}
+    )
+
+
+def schedule(request: HttpRequest) -> HttpResponse:
+    return render(request, "programs/schedule.html", {"months": pages.schedule(pages.minute())})
+
+
+def compare(request: HttpRequest) -> HttpResponse:
+    at = pages.minute()
+    keys = [k for k in (request.GET.get("a", ""), request.GET.get("b", "")) if k]
+    options = [
+        (f"{p['id']}/{f['id']}", f"{p['short_name']} {f['name']}")
+        for p in pages.programs_view(at)
+        for f in p["frames"]
+        if f["terms"]
+    ]
+    valid = {k for k, _ in options}
+    chosen = []
+    for key in keys:
+        if key in valid:
+            program = pages.program_view(key.split("/")[0], at)
+            frame = next(f for f in program["frames"] if f["key"] == key)
+            chosen.append({"program": program, "frame": frame})
+    return render(
+        request,
+        "programs/compare.html",
+        {
+            "options": options,
+            "chosen": chosen,
+            "a": keys[0] if keys else "",
+            "b": keys[1] if len(keys) > 1 else "",
+        },
+    )
