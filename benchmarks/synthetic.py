@@ -69,6 +69,7 @@ def columns(n: int, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         out[name] = tri()
     for name in ("wage_increase_special", "covid_recovery_special"):
         out[name] = (np.where(rng.random(n) < 0.3, 2, 0).astype(np.int8), yes)
+    out["expenses_given"] = (np.full(n, 2, dtype=np.int8), yes)
     for code in SYNTHETIC_EXPENSES:
         present = rng.random(n) < 0.35
         amount = (rng.lognormal(14.5, 1.6, n)).astype(np.int64) // 1000 * 1000

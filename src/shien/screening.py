@@ -245,6 +245,10 @@ def batch_from_table(table: pa.Table, *, ignore_unknown: bool = False) -> Batch:
         if column.name not in names:
             if column.required:
                 raise _error(column, None, "必須の列がありません")
+            if column.name == "expenses_given":  # a file with expense columns gives its expenses
+                given = any(name.startswith("expense_") for name in names)
+                values[column.name] = np.full(n, PASS if given else FAIL, dtype=np.int8)
+                continue
             if column.kind in ("tri", "flag"):
                 values[column.name] = np.full(n, UNKNOWN if column.kind == "tri" else FAIL, dtype=np.int8)
             elif column.kind == "enum":

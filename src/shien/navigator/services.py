@@ -156,7 +156,7 @@ def read_answers(params: QueryDict, *, require_plan: bool = True) -> Answers:
         },
         "plan": {
             "purposes": values["purposes"] if require_plan else None,
-            "expenses": expenses,
+            "expenses": expenses or None,  # no amounts entered: not given, not zero
             "commitments": {
                 "planned_min_hourly_wage_yen": numbers.get("planned_wage"),
                 "wage_increase_special": values.get("wage_special") == "1",

@@ -90,6 +90,7 @@ COLUMNS: Final[tuple[Column, ...]] = (
     Column("invoice_functions", "set", "インボイス対応の機能", vocab=INVOICE_FUNCTION_CODES),
     Column("wage_increase_special", "flag", "賃上げの特例を選択"),
     Column("covid_recovery_special", "flag", "新型コロナ回復加速化特例を選択"),
+    Column("expenses_given", "flag", "経費が入力されている（空欄の列だけなら「0円」ではなく「未入力」）"),
     Column(
         "planned_min_hourly_wage_yen", "int", "計画する事業場内最低賃金（時間額・円）", low=1, high=100_000
     ),
@@ -112,7 +113,7 @@ def profile_to_record(profile: Profile) -> dict[str, Any]:
     expenses: dict[str, int] = {}
     processes: int | None = None
     functions: set[str] | None = None
-    for e in plan.expenses:
+    for e in plan.expenses or ():
         expenses[e.category] = expenses.get(e.category, 0) + e.amount_yen
         if e.processes is not None:
             processes = max(processes or 0, e.processes)
@@ -141,6 +142,7 @@ def profile_to_record(profile: Profile) -> dict[str, Any]:
         "invoice_functions": sorted(functions) if functions is not None else None,
         "wage_increase_special": c.wage_increase_special,
         "covid_recovery_special": c.covid_recovery_special,
+        "expenses_given": plan.expenses is not None,
         "planned_min_hourly_wage_yen": c.planned_min_hourly_wage_yen,
         "planned_employees": c.planned_employees,
         "value_added_cagr_pct": c.value_added_cagr_pct,

@@ -18,7 +18,7 @@ import numpy as np
 from shien.rules.columns import Batch, profile_to_record
 from shien.rules.frames import RULES
 from shien.rules.frames.base import Context, Note, Outcome, RoundInfo, find_round
-from shien.rules.registry import JST, Entry, Program, Round, registry
+from shien.rules.registry import JST, Entry, ParamView, Program, Round, registry
 from shien.rules.text import man_yen
 from shien.rules.text import rate as rate_text
 from shien.rules.vec import FAIL, PASS, UNKNOWN
@@ -50,7 +50,12 @@ class Evaluation:
 def evaluate(batch: Batch, as_of: datetime) -> Evaluation:
     ctx = Context(batch, as_of.astimezone(JST))
     reg = ctx.registry
-    outcomes = [RULES[key](ctx, reg.frame(key)) for key in grant_frames()]
+    outcomes = []
+    for key in grant_frames():
+        frame = reg.frame(key)
+        outcome = RULES[key](ctx, frame)
+        outcome.params = ctx.rule_params(frame)
+        outcomes.append(outcome)
     return Evaluation(ctx, outcomes, rounds_at(ctx.as_of))
 
 
@@ -80,8 +85,10 @@ MISSING = _Missing()
 class _Row(dict[str, Any]):
     """Template values for one business and one frame, as a plain dict so formatting stays in C."""
 
-    __slots__ = ("ev",)
+    __slots__ = ("ev", "params", "day")
     ev: Evaluation
+    params: ParamView
+    day: date
 
     def __missing__(self, name: str) -> Any:
         raise KeyError(f"template value {name!r} is not defined")
@@ -90,6 +97,8 @@ class _Row(dict[str, Any]):
 def _row_values(ev: Evaluation, outcome: Outcome, i: int, base: dict[str, Any], rate_index: int) -> _Row:
     values = _Row(base)
     values.ev = ev
+    values.params = outcome.params or ev.ctx.params
+    values.day = values.params.day
     values.update(outcome.constants)
     for name, column in outcome.facts.items():
         value = column[i].item() if type(column) is np.ndarray else column
@@ -126,15 +135,22 @@ def _text(template: str, row: _Row) -> str:
     return template.format_map(row) if "{" in template else template
 
 
+SHARED_PREFIXES = ("sme.", "minimum_wage.")
+
+
 def _source(template: str, row: _Row, cache: dict[str, Entry | None]) -> Entry | None:
-    """The parameter entry a message rests on; templates like sme.{industry} resolve per business."""
+    """The parameter entry a message rests on; templates like sme.{industry} resolve per business.
+
+    Shared facts are as of `as_of`; a program's own parameters as of its round (`outcome.params`).
+    """
     if not template:
         return None
-    if "{" not in template:
-        if template not in cache:
-            cache[template] = row.ev.ctx.params.entries.get(template)
-        return cache[template]
-    return row.ev.ctx.params.entries.get(template.format_map(row))
+    name = template.format_map(row) if "{" in template else template
+    key = f"{row.day}:{name}"
+    if key not in cache:
+        view = row.ev.ctx.params if name.startswith(SHARED_PREFIXES) else row.params
+        cache[key] = view.entries.get(name)
+    return cache[key]
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -227,6 +243,13 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
             continue
         value = int(values[i] if type(values) is np.ndarray else values)
         used.append(_source(check.source, r, cache))
+        provision_message = text(
+            check.ok if value == PASS else check.ng if value == FAIL else check.unknown, r
+        )
+        if value == UNKNOWN:  # an unknown fact that decides a provision is a condition to confirm
+            conditions.append(
+                {"code": check.code, "kind": "confirm", "message": provision_message, "due": None}
+            )
         provisions.append(
             {
                 "code": check.code,

@@ -105,15 +105,15 @@ class Commitments(_Model):
 
 class Plan(_Model):
     purposes: list[Purpose] | None = Field(None, title="取組の目的")
-    expenses: list[Expense] = Field(default_factory=list, max_length=200, title="経費")
+    expenses: list[Expense] | None = Field(None, max_length=200, title="経費")
     commitments: Commitments = Field(default_factory=Commitments, title="計画・約束")
     consortium_members: int | None = Field(None, ge=1, le=100_000, title="連携する事業者数")
     succession_types: list[SuccessionType] | None = Field(None, title="事業承継の類型")
 
     @field_validator("expenses")
     @classmethod
-    def _total_fits(cls, expenses: list[Expense]) -> list[Expense]:
-        if sum(e.amount_yen for e in expenses) > MAX_YEN:
+    def _total_fits(cls, expenses: list[Expense] | None) -> list[Expense] | None:
+        if expenses and sum(e.amount_yen for e in expenses) > MAX_YEN:
             raise ValueError("経費の合計が大きすぎます（1兆円以下にしてください）")
         return expenses
 

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from shien.rules.columns import Batch
-from shien.rules.registry import Frame, ParamView, Program, Round, registry
+from shien.rules.registry import JST, Frame, ParamView, Program, Round, registry
 from shien.rules.vec import Bools, Ints, Tri, all_passable, any_of, tri, where
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
@@ -50,6 +50,7 @@ class Note:
     after: str | None = None  # code of a check that must have passed (else the check speaks)
     due: DueKey | None = None
     source: str = ""
+    kind: Literal["commit", "confirm"] = "commit"
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class Outcome:
     rate_detail: str = ""
     sources: tuple[str, ...] = ()
     constants: dict[str, Any] = field(default_factory=dict)  # template values shared by every row
+    params: ParamView | None = None  # the parameters the frame was judged by (set by the engine)
 
 
 @dataclass(slots=True)
@@ -100,6 +102,25 @@ class Context:
         if key not in self._rounds:
             self._rounds[key] = find_round(program, frame_id, self.as_of)
         return self._rounds[key]
+
+    def rule_params(self, frame: Frame) -> ParamView:
+        """A frame is judged by the rules of its round: parameters as of the round's announcement.
+
+        Shared facts (地域別最低賃金, 中小企業者の範囲) stay as of `as_of` (see `params`).
+        """
+        info = self.round(self.registry.programs[frame.program], frame.id)
+        r = info.round
+        moment = (r.announced_at or r.acceptance_start) if r is not None else None
+        return self.registry.at(moment.astimezone(JST).date() if moment else self.day)
+
+    @cached_property
+    def expenses_given(self) -> Bools:
+        """Whether the plan's expenses were given at all (none given ≠ zero yen)."""
+        return self.batch.flag("expenses_given")
+
+    def spend(self, condition: Bools) -> Tri:
+        """A criterion on the expenses: unknown (a condition to confirm) where none were given."""
+        return tri(condition, self.expenses_given)
 
     def _by_industry(self, key: str) -> Ints:
         table = self.params.table(

@@ -30,6 +30,7 @@ SOFTWARE = Check(
     "登録されたITツール（ソフトウェア・クラウド）を含むこと",
     ok="ソフトウェア購入費・クラウド利用料 {software_total:,}円 を含みます",
     ng="ソフトウェア（ITツール）の導入が必要です（ハードウェアのみの購入は対象外）",
+    unknown="導入するITツール（ソフトウェア・クラウド）の費用を入力すると判定できます",
 )
 PROCESSES = Check(
     "processes",
@@ -43,6 +44,7 @@ TSUJO_LOWER = Check(
     "補助額が下限額以上であること",
     ok="補助額 {capped:,}円 ≥ 下限額 {lower:,}円",
     ng="補助額 {capped:,}円 が下限額 {lower:,}円 に届きません",
+    unknown="費用を入力すると、補助額が下限額以上か判定できます",
     source="it_donyu.tsujo.bands",
 )
 TSUJO_BAND = Check(
@@ -69,11 +71,20 @@ TWO_FUNCTIONS = Check(
     unknown="2機能以上のソフトウェアなら、補助額50万円超（上限350万円）の部分も対象になります",
     source="it_donyu.invoice.software",
 )
+SME_RATE = Check(
+    "sme_rate",
+    "中小企業・小規模事業者等の補助率（2/3）",
+    ok="中小企業・小規模事業者等に該当するため、補助率は2/3です",
+    ng="中小企業・小規模事業者等に該当しないため、補助率は1/2です",
+    unknown="中小企業者であれば補助率は2/3です（資本金を入力すると判定できます。現在は1/2で計算しています）",
+    source="it_donyu.denshi_torihiki",
+)
 ORDERING = Check(
     "ordering_software",
     "インボイス対応済の受発注ソフトを導入すること",
     ok="受発注ソフト {ordering:,}円",
     ng="電子取引類型は、取引先の受注者が無償で利用できるインボイス対応済の受発注ソフトの導入が対象です",
+    unknown="導入する受発注ソフトの費用を入力すると判定できます",
 )
 MEMBERS = Check(
     "consortium_members",
@@ -88,15 +99,17 @@ HAS_EXPENSES = Check(
     "補助対象経費があること",
     ok="補助対象経費 {base:,}円",
     ng="この枠の補助対象経費が入力されていません",
+    unknown="補助対象経費を入力すると、補助額を計算できます",
 )
 SECURITY = Check(
     "security_service",
     "サイバーセキュリティお助け隊サービスの利用であること",
     ok="セキュリティサービス利用料 {security:,}円",
     ng="IPA「サイバーセキュリティお助け隊サービスリスト」掲載サービスの利用料が対象です",
+    unknown="お助け隊サービスの利用料を入力すると判定できます",
 )
 
-COMMON_COMMITMENTS = (
+TOOL_COMMITMENTS = (
     Note("commit_tool", "事務局に登録されたITツールを、登録されたIT導入支援事業者と共同で申請する"),
     Note(
         "commit_gbiz",
@@ -104,10 +117,25 @@ COMMON_COMMITMENTS = (
         due="acceptance_end",
     ),
     Note(
-        "commit_cloud",
-        "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象",
+        "info_cloud",
+        "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象です",
+        kind="confirm",
         source="it_donyu.cloud_max_months",
     ),
+)
+APPLY_COMMITMENTS = (
+    Note(
+        "commit_gbiz",
+        "GビズIDプライムを取得し、SECURITY ACTIONを宣言して締切までに交付申請する",
+        due="acceptance_end",
+    ),
+)
+SECURITY_COMMITMENTS = (
+    Note(
+        "commit_service",
+        "IPA「サイバーセキュリティお助け隊サービスリスト」に掲載されたサービスを、そのサービスを提供するIT導入支援事業者と共同で申請する",
+    ),
+    *APPLY_COMMITMENTS,
 )
 COMMON_OBLIGATIONS = (
     Note("report_results", "交付決定後にITツールを契約・導入・支払いし、事業実績報告を提出する"),
@@ -148,14 +176,17 @@ INVOICE_TRACE = (
 def _outcome(
     ctx: Context, frame: Frame, checks: list[tuple[Check, Any]], capped: Ints, cap: Ints, **kw: Any
 ) -> Outcome:
-    constants = {"cloud_months": ctx.params["it_donyu.cloud_max_months"], **kw.pop("constants", {})}
+    constants = {
+        "cloud_months": ctx.rule_params(frame)["it_donyu.cloud_max_months"],
+        **kw.pop("constants", {}),
+    }
     return decide(
         frame=frame,
         checks=checks,
         capped=capped,
         cap=cap,
         facts=kw.pop("facts", {}),
-        commitments=COMMON_COMMITMENTS,
+        commitments=kw.pop("commitments", TOOL_COMMITMENTS),
         obligations=COMMON_OBLIGATIONS,
         constants=constants,
         **kw,
@@ -163,7 +194,7 @@ def _outcome(
 
 
 def tsujo(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     bands = p["it_donyu.tsujo.bands"]
     rate = frac(p["it_donyu.tsujo.rate"])
     processes, processes_known = b.number("software_processes")
@@ -178,9 +209,9 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "ITツールの導入による業務効率化"), b.has_any("purposes", frame.purposes)),
-        (SOFTWARE, tri(software_total > 0)),
+        (SOFTWARE, ctx.spend(software_total > 0)),
         (PROCESSES, tri(processes >= small_band["min_processes"], processes_known)),
-        (TSUJO_LOWER, tri(capped >= lower)),
+        (TSUJO_LOWER, ctx.spend(capped >= lower)),
     ]
     band_state = where(big, PASS, where(processes_known, FAIL, UNKNOWN))
     return _outcome(
@@ -206,7 +237,7 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
 
 def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware."""
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     sw = p["it_donyu.invoice.software"]
     pc_p, reg_p = p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"]
     functions = b.count("invoice_functions")
@@ -221,8 +252,12 @@ def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     software_cap = where(two, int(sw["cap"]), threshold)
     software_subsidy = minimum(software_raw, software_cap)
     pc, register = b.expense("pc"), b.expense("register")
-    pc_subsidy = minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"]))
-    register_subsidy = minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"]))
+    # hardware is eligible only together with software (ハードウェアのみの購入は対象外)
+    with_software = b.expenses(["software", "cloud"]) > 0
+    pc_subsidy = where(with_software, minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"])), 0)
+    register_subsidy = where(
+        with_software, minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"])), 0
+    )
     return {
         "index": index,
         "threshold": threshold,
@@ -244,8 +279,8 @@ def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
     }
 
 
-def _invoice_rates(ctx: Context) -> tuple[tuple[object, str], ...]:
-    sw = ctx.params["it_donyu.invoice.software"]
+def _invoice_rates(ctx: Context, frame: Frame) -> tuple[tuple[object, str], ...]:
+    sw = ctx.rule_params(frame)["it_donyu.invoice.software"]
     return ((frac(sw["rate"]), "中小企業"), (frac(sw["small_rate"]), "小規模事業者"))
 
 
@@ -254,7 +289,7 @@ def _invoice_checks(ctx: Context, frame: Frame, parts: dict[str, Ints]) -> list[
     return [
         (SME, ctx.sme),
         (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
-        (SOFTWARE, tri(parts["software_base"] - b.expense("installation") > 0)),
+        (SOFTWARE, ctx.spend(parts["software_base"] - b.expense("installation") > 0)),
         (INVOICE_FUNCTIONS, tri(parts["functions"] >= 1, parts["functions_known"])),
     ]
 
@@ -275,7 +310,7 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
         capped,
         cap,
         rate_index=parts["index"],
-        rates=_invoice_rates(ctx),
+        rates=_invoice_rates(ctx, frame),
         # the 2-function rule matters once the software subsidy passes the tier threshold (50万円)
         provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["threshold"])],
         trace=INVOICE_TRACE,
@@ -286,7 +321,7 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
 
 
 def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     d = p["it_donyu.denshi_torihiki"]
     ordering = b.expense("ordering_software")
     rates = ((frac(d["other_rate"]), "大企業等"), (frac(d["sme_rate"]), "中小企業・小規模事業者等"))
@@ -296,7 +331,7 @@ def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
     capped = minimum(raw, cap)
     checks = [
         (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
-        (ORDERING, tri(ordering > 0)),
+        (ORDERING, ctx.spend(ordering > 0)),
     ]
     return _outcome(
         ctx,
@@ -307,13 +342,15 @@ def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
         rate_index=index,
         rates=rates,
         trace=TRACE,
+        provisions=[(SME_RATE, ctx.sme, b.full(True))],
+        commitments=APPLY_COMMITMENTS,
         facts={"base": ordering, "raw": raw, "ordering": ordering},
         sources=("it_donyu.denshi_torihiki",),
     )
 
 
 def fukusu(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     f = p["it_donyu.fukusu"]
     parts = _invoice_parts(ctx, frame)
     members, members_known = b.number("consortium_members")
@@ -334,7 +371,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
             b.has_any("purposes", frame.purposes),
         ),
         (MEMBERS, tri(members >= int(f["min_members"]), members_known)),
-        (HAS_EXPENSES, tri(base > 0)),
+        (HAS_EXPENSES, ctx.spend(base > 0)),
     ]
     return _outcome(
         ctx,
@@ -343,7 +380,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
         capped,
         cap,
         rate_index=parts["index"],
-        rates=_invoice_rates(ctx),
+        rates=_invoice_rates(ctx, frame),
         trace=INVOICE_TRACE,
         rate_detail="①インボイス対応類型と同様、②消費動向等分析経費・③事務費・専門家費は2/3",
         facts={
@@ -363,7 +400,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
 
 
 def security(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     s = p["it_donyu.security"]
     rate = frac(s["rate"])
     service = b.expense("security_service")
@@ -374,8 +411,8 @@ def security(ctx: Context, frame: Frame) -> Outcome:
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "サイバーセキュリティ対策"), b.has_any("purposes", frame.purposes)),
-        (SECURITY, tri(service > 0)),
-        (TSUJO_LOWER, tri(capped >= lower)),
+        (SECURITY, ctx.spend(service > 0)),
+        (TSUJO_LOWER, ctx.spend(capped >= lower)),
     ]
     return _outcome(
         ctx,
@@ -386,6 +423,7 @@ def security(ctx: Context, frame: Frame) -> Outcome:
         rate_index=b.full(0),
         rates=((rate, "セキュリティ対策推進枠"),),
         trace=TRACE,
+        commitments=SECURITY_COMMITMENTS,
         facts={"base": service, "raw": raw, "security": service, "lower": lower},
         sources=("it_donyu.security",),
     )

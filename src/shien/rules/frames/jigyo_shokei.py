@@ -14,7 +14,6 @@ from shien.rules.vec import (
     minimum,
     mul_floor_indexed,
     select_rate,
-    tri,
     where,
 )
 from shien.rules.vocab import SUCCESSION_TYPES
@@ -31,12 +30,14 @@ HAS_EXPENSES = Check(
     "補助対象経費があること",
     ok="補助対象経費 {base:,}円",
     ng="この枠の補助対象経費が入力されていません",
+    unknown="補助対象経費を入力すると、補助額を計算できます",
 )
 LOWER = Check(
     "lower_limit",
     "補助金額が下限額以上であること",
     ok="補助金額 {capped:,}円 ≥ 下限額 {lower:,}円",
     ng="補助金額 {capped:,}円 が下限額 {lower:,}円 に届きません",
+    unknown="経費を入力すると、補助金額が下限額 {lower:,}円 以上か判定できます",
 )
 WAGE = Check(
     "wage_special",
@@ -76,7 +77,7 @@ TRACE = (
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     fid = frame.id
     amounts = p[f"jigyo_shokei.{fid}.amounts"]
     rate_p = p[f"jigyo_shokei.{fid}.rate"]
@@ -114,10 +115,10 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         (SME, ctx.sme),
         (purpose_check(frame, "事業承継・M&A・廃業"), b.has_any("purposes", frame.purposes)),
         (TYPE, b.has_any("succession_types", frame.succession_types)),
-        (HAS_EXPENSES, tri(base > 0)),
+        (HAS_EXPENSES, ctx.spend(base > 0)),
     ]
     if lower:
-        checks.append((LOWER, tri(capped >= lower)))
+        checks.append((LOWER, ctx.spend(capped >= lower)))
     provisions = [(CLOSURE, b.full(PASS), with_closure)]
     if fid == "keiei_kakushin":
         provisions.append((WAGE, where(wage_special, PASS, FAIL), wage_special))

@@ -8,7 +8,7 @@ from typing import Any
 
 from shien.rules.columns import EPOCH_ORDINAL
 from shien.rules.frames.base import Check, Context, Note, Outcome, decide, purpose_check
-from shien.rules.registry import Frame
+from shien.rules.registry import Frame, ParamView
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -19,7 +19,6 @@ from shien.rules.vec import (
     minimum,
     mul_floor_indexed,
     not_,
-    rate_arrays,
     select_rate,
     tri,
     where,
@@ -37,12 +36,14 @@ HAS_EXPENSES = Check(
     "補助対象経費があること",
     ok="補助対象経費 {eligible_total:,}円",
     ng="この枠の補助対象経費（機械装置等費、広報費、ウェブサイト関連費、展示会等出展費、旅費、新商品開発費、資料購入費、借料、設備処分費、委託・外注費）が入力されていません",
+    unknown="補助対象経費（広報費、機械装置等費など）を入力すると、補助額を計算できます",
 )
 WEBSITE_NOT_ALONE = Check(
     "website_not_alone",
     "ウェブサイト関連費のみの申請でないこと",
     ok="ウェブサイト関連費以外の経費を含みます",
     ng="ウェブサイト関連費のみでは申請できません",
+    unknown="ウェブサイト関連費のみでの申請はできません",
     source="jizokuka.website.limits",
 )
 WAGE_RAISE = Check(
@@ -139,9 +140,9 @@ TRACE = (
 )
 
 
-def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
+def _common(ctx: Context, p: ParamView, expenses: tuple[str, ...], form4: Any) -> dict[str, Any]:
     """What the five frames share: the business, its expenses, its wages and the invoice special."""
-    p, b = ctx.params, ctx.batch
+    b = ctx.batch
     rate_p = p["jizokuka.rate"]
     website = b.expense("website")
     others = b.expenses([c for c in expenses if c != "website"])
@@ -160,7 +161,6 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
     invoice_yen = int(p["jizokuka.invoice_special_yen"])
     limits = p["jizokuka.website.limits"]
     share = frac(limits["share_of_subsidy"])
-    by_share = others * share.numerator // (share.denominator - share.numerator)
     rates = {
         "base": (frac(rate_p["base"]), "小規模事業者"),
         "deficit": (frac(rate_p["chingin_deficit"]), "賃金引上げ枠の赤字事業者"),
@@ -172,8 +172,8 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
                 purpose_check(ctx.registry.frame("jizokuka/tsujo"), "販路開拓"),
                 b.has_any("purposes", ("sales_channel",)),
             ),
-            (HAS_EXPENSES, tri(others + website > 0)),
-            (WEBSITE_NOT_ALONE, tri(not_((website > 0) & (others == 0)))),
+            (HAS_EXPENSES, ctx.spend(others + website > 0)),
+            (WEBSITE_NOT_ALONE, ctx.spend(not_((website > 0) & (others == 0)))),
         ],
         "frame_checks": {
             "chingin": (
@@ -195,7 +195,7 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
         },
         "website": website,
         "others": others,
-        "by_share": by_share,
+        "share": share,
         "max_website_subsidy": int(limits["max_subsidy_yen"]),
         "invoice_applied": invoice_applied,
         "invoice_add": where(invoice_applied, invoice_yen, 0),
@@ -211,21 +211,25 @@ def _common(ctx: Context, expenses: tuple[str, ...]) -> dict[str, Any]:
             "invoice_applied": invoice_applied,
             "no_invoice": not_(invoice_applied),
             "invoice_yen": invoice_yen,
+            "form4_passed": bool(form4 and form4.form4_deadline and ctx.as_of > form4.form4_deadline),
+            "form4_open": not (form4 and form4.form4_deadline and ctx.as_of > form4.form4_deadline),
+            "wage_basis": where(current >= regional + premium, "現在の事業場内最低賃金", "地域別最低賃金"),
         },
         "constants": {
             "premium": premium,
             "sogyo_years": years,
             "invoice_man": f"{invoice_yen // 10_000}万円",
             "effect_years": p["jizokuka.effect_report_years"],
-            "wage_basis": "現在の事業場内最低賃金または地域別最低賃金",
         },
     }
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
     b, fid = ctx.batch, frame.id
-    c = ctx.memo(f"jizokuka:{frame.expenses}", lambda: _common(ctx, frame.expenses))
-    frame_cap = int(ctx.params["jizokuka.caps"][fid])
+    p = ctx.rule_params(frame)
+    form4 = ctx.round(ctx.registry.programs["jizokuka"], fid).round
+    c = ctx.memo(f"jizokuka:{p.day}:{frame.expenses}", lambda: _common(ctx, p, frame.expenses, form4))
+    frame_cap = int(p["jizokuka.caps"][fid])
     checks = list(c["checks"])
     if fid in c["frame_checks"]:
         checks.append(c["frame_checks"][fid])
@@ -238,12 +242,18 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         rates = (c["rates"]["base"],)
         index = b.full(0)
 
-    # ウェブサイト関連費: its subsidy ≤ 1/4 of the total ⇔ its expense ≤ 1/3 of the others, and ≤ 50万円 of subsidy
-    nums, dens = rate_arrays(tuple(r for r, _ in rates))
-    by_max = c["max_website_subsidy"] * dens[index] // nums[index]
-    website_counted = minimum(c["website"], minimum(c["by_share"], by_max))
-    eligible_total = c["others"] + website_counted
-    raw = mul_floor_indexed(eligible_total, index, tuple(r for r, _ in rates))
+    # ウェブサイト関連費: its subsidy ≤ share (1/4) of the total and ≤ 50万円. With r the rate and O the other
+    # expenses, the exact subsidy is min(r(O+W), rO/(1-share), rO + 50万円), floored once.
+    fractions = tuple(r for r, _ in rates)
+    others, website, share = c["others"], c["website"], c["share"]
+    all_in = mul_floor_indexed(others + website, index, fractions)
+    of_others = mul_floor_indexed(others, index, fractions)
+    by_share = mul_floor_indexed(others * share.denominator, index, fractions) // (
+        share.denominator - share.numerator
+    )
+    raw = minimum(all_in, minimum(by_share, of_others + c["max_website_subsidy"]))
+    website_counted = minimum(website, others * share.numerator // (share.denominator - share.numerator))
+    eligible_total = others + website
     capped = minimum(raw, cap)
     facts = {
         **c["facts"],

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
-from shien.rules.registry import Frame, Program
+from shien.rules.registry import Frame, ParamView, Program
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -37,7 +37,8 @@ MACHINERY = Check(
     "machinery_required",
     "機械装置・システム構築費を含むこと",
     ok="機械装置・システム構築費 {machinery:,}円 を含みます",
-    ng="機械装置・システム構築費（単価50万円以上の設備投資等）は必須の経費です",
+    ng="機械装置・システム構築費は必須の経費です",
+    unknown="機械装置・システム構築費（必須）を含む経費を入力すると判定できます",
 )
 MIN_WAGE_PLAN = Check(
     "basic_min_wage",
@@ -75,6 +76,7 @@ LOWER_LIMIT = Check(
     "補助金額が下限額{lower_man}以上であること",
     ok="補助金額 {capped:,}円 ≥ 下限額 {lower:,}円",
     ng="補助金額 {capped:,}円 が下限額 {lower:,}円 に届きません",
+    unknown="経費を入力すると、補助金額が下限額 {lower:,}円 以上か判定できます",
     source="monozukuri.lower_limit_yen",
 )
 WAGE_SPECIAL = Check(
@@ -162,9 +164,9 @@ TRACE = (
 )
 
 
-def _common(ctx: Context) -> dict[str, Any]:
+def _common(ctx: Context, p: ParamView) -> dict[str, Any]:
     """The 基本要件 checks and facts every ものづくり frame shares."""
-    p, b = ctx.params, ctx.batch
+    b = ctx.batch
     premium = int(p["monozukuri.basic.min_wage_premium_yen"])
     regional, regional_known = ctx.regional_wage
     planned, planned_known = b.number("planned_min_hourly_wage_yen")
@@ -177,7 +179,7 @@ def _common(ctx: Context) -> dict[str, Any]:
     special = p["monozukuri.wage_special.requirements"]
     refund = p["monozukuri.refund.rules"]
     return {
-        "machinery_check": (MACHINERY, tri(machinery > 0)),
+        "machinery_check": (MACHINERY, ctx.spend(machinery > 0)),
         "plan_checks": [
             (VALUE_ADDED_PLAN, tri(va * va_need.denominator >= va_need.numerator * 10_000, va_known)),
             (PAYROLL_PLAN, tri(pay * pay_need.denominator >= pay_need.numerator * 10_000, pay_known)),
@@ -208,9 +210,9 @@ def _common(ctx: Context) -> dict[str, Any]:
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     fid = frame.id
-    c = ctx.memo("monozukuri", lambda: _common(ctx))
+    c = ctx.memo(f"monozukuri:{p.day}", lambda: _common(ctx, p))
     caps = p[f"monozukuri.{fid}.caps"]
     rate_p = p[f"monozukuri.{fid}.rate"]
     lower = int(p["monozukuri.lower_limit_yen"])
@@ -236,6 +238,8 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     ]
     if excluded:
         checks.append((NOT_EARLIER_ROUND, negate(b.has_any("applied_rounds", excluded))))
+    current = info.round
+    later = [r for r in program.rounds if current is not None and r.id in current.excludes_later]
 
     # rate: index 0 is the base rate, 1 the preferential one
     preferred = c["preferred"]
@@ -275,7 +279,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         band_lookup(employees, maxima, [band["cap"] for band in caps]),
     )
     capped = minimum(raw, cap)
-    checks.append((LOWER_LIMIT, tri(capped >= lower)))
+    checks.append((LOWER_LIMIT, ctx.spend(capped >= lower)))
 
     provisions = [
         (WAGE_SPECIAL, where(wage_special, PASS, FAIL), wage_requested),
@@ -294,6 +298,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         "no_wage_special": not_(wage_special),
         "tiered": tiered_mask,
         "untiered": not_(tiered_mask),
+        "exclusive": bool(later),
     }
     return decide(
         frame=frame,
@@ -314,6 +319,8 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
             "tier_man": f"{threshold // 10_000:,}万円",
             "lower_man": f"{lower // 10_000:,}万円",
             "excluded_rounds": "・".join(_round_name(program, key) for key in excluded),
+            "round_name": current.name if current else "",
+            "later_rounds": "・".join(r.name for r in later),
         },
     )
 

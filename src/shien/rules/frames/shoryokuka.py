@@ -13,7 +13,6 @@ from shien.rules.vec import (
     mul_floor,
     not_,
     percent,
-    tri,
     where,
 )
 
@@ -22,6 +21,7 @@ PRODUCT = Check(
     "カタログに掲載された製品を導入すること",
     ok="カタログ掲載製品 {product:,}円",
     ng="カタログに掲載された省力化製品の購入費用が対象です",
+    unknown="導入するカタログ掲載製品の価格を入力すると判定できます",
 )
 SHORTAGE = Check(
     "labor_shortage",
@@ -76,7 +76,7 @@ TRACE = (
 
 
 def evaluate(ctx: Context, frame: Frame) -> Outcome:
-    p, b = ctx.params, ctx.batch
+    p, b = ctx.rule_params(frame), ctx.batch
     caps = p["shoryokuka.caps"]
     rate = frac(p["shoryokuka.rate"])
     wage = p["shoryokuka.wage_requirement"]
@@ -95,7 +95,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     checks = [
         (SME, ctx.sme),
         (purpose_check(frame, "省力化（人手不足の解消）"), b.has_any("purposes", frame.purposes)),
-        (PRODUCT, tri(product > 0)),
+        (PRODUCT, ctx.spend(product > 0)),
         (SHORTAGE, b.tri("labor_shortage")),
     ]
     return decide(

@@ -111,7 +111,9 @@ def profiles(draw: st.DrawFn, *, with_as_of: bool = True) -> dict[str, Any]:
     }
     plan = {
         "purposes": draw(optional(st.lists(st.sampled_from(PURPOSE_CODES), unique=True))),
-        "expenses": draw(expenses()),
+        "expenses": draw(st.one_of(expenses(), st.just(None)))
+        if draw(st.integers(0, 9)) == 0
+        else draw(expenses()),
         "consortium_members": draw(optional(st.integers(1, 30))),
         "succession_types": draw(optional(st.lists(st.sampled_from(SUCCESSION_CODES), unique=True))),
         "commitments": {

@@ -27,7 +27,7 @@ def _grants(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @SETTINGS
 @given(profiles())
 def test_subsidy_within_cap_and_expenses(doc: dict[str, Any]) -> None:
-    total = sum(e["amount_yen"] for e in doc["plan"]["expenses"])
+    total = sum(e["amount_yen"] for e in doc["plan"]["expenses"] or ())
     for key, r in _grants(doc).items():
         assert 0 <= r["subsidy_yen"] <= r["cap_yen"], key
         assert r["subsidy_yen"] <= total, key
@@ -41,7 +41,7 @@ def test_subsidy_within_cap_and_expenses(doc: dict[str, Any]) -> None:
 @SETTINGS
 @given(profiles(), st.data())
 def test_subsidy_is_monotone_in_expenses(doc: dict[str, Any], data: st.DataObject) -> None:
-    if not doc["plan"]["expenses"]:
+    if not doc["plan"]["expenses"]:  # None (not given) or empty
         return
     bigger = copy.deepcopy(doc)
     index = data.draw(st.integers(0, len(doc["plan"]["expenses"]) - 1))

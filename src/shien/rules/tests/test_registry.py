@@ -30,7 +30,8 @@ def test_minimum_wage_for_every_prefecture_and_both_years() -> None:
     reg = registry()
     for prefecture in PREFECTURES:
         parameter = reg.parameters[f"minimum_wage.{prefecture}"]
-        assert len(parameter.entries) == 2
+        assert len(parameter.entries) == 3  # R5, R6 and the unverified carry-over after the R7 revision date
+        assert parameter.entries[-1].unverified
     view = reg.at(date(2024, 10, 1))
     assert view["minimum_wage.広島県"] == 1020 and view["minimum_wage.東京都"] == 1163
     assert reg.at(date(2024, 9, 30))["minimum_wage.広島県"] == 970
