@@ -36,11 +36,16 @@ def _window(r: dict[str, Any] | None) -> str:
     return f"{r['name']} {state} 締切 {end}"
 
 
-def _deadline(r: dict[str, Any] | None) -> str:
+def _deadline(r: dict[str, Any] | None, as_of: datetime) -> str:
     if not r or not r["acceptance_end"]:
         return "日程未定"
-    end = wareki_datetime(datetime.fromisoformat(r["acceptance_end"]))
-    return f"{'受付中' if r['accepting'] else '受付外'} {r['id']}: {end}"
+    start = datetime.fromisoformat(r["acceptance_start"])
+    end = datetime.fromisoformat(r["acceptance_end"])
+    if r["accepting"]:
+        return f"受付中 {r['id']}: 締切 {wareki_datetime(end)}"
+    if start > as_of:
+        return f"受付前 {r['id']}: {wareki_datetime(start)} 〜 {wareki_datetime(end)}"
+    return f"受付終了 {r['id']}: 締切 {wareki_datetime(end)}"
 
 
 def _due(value: str | None) -> str:
@@ -77,7 +82,7 @@ def print_estimates(documents: list[dict[str, Any]]) -> None:
                 yen(r["subsidy_yen"]) + mark if r["eligible"] else "—",
                 yen(r["cap_yen"]),
                 r["rate"],
-                _deadline(r["round"]),
+                _deadline(r["round"], datetime.fromisoformat(doc["as_of"])),
             )
         console.print(table)
         for r in grants:
@@ -93,6 +98,8 @@ def print_estimates(documents: list[dict[str, Any]]) -> None:
                 console.print(f"    採択後: {o['message']}{_due(o['due'])}")
             for u in r["unverified"]:
                 console.print(f"    ※未確認: {u['note'] or u['parameter']}")
+            contact = r["contact"]
+            console.print(f"    お問合せ先: {contact['name']} {contact.get('phone', '')}".rstrip())
         reasons = [r for r in grants if not r["eligible"]]
         if reasons:
             console.print("[bold]■ 対象外の理由[/bold]")

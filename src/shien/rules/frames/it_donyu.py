@@ -98,7 +98,7 @@ HAS_EXPENSES = Check(
     "eligible_expenses",
     "補助対象経費があること",
     ok="補助対象経費 {base:,}円",
-    ng="この枠の補助対象経費が入力されていません",
+    ng="この枠の補助対象経費が入力されていません（PC・タブレット、レジ等のハードウェアのみの購入は対象外）",
     unknown="補助対象経費を入力すると、補助額を計算できます",
 )
 SECURITY = Check(
@@ -363,7 +363,10 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
     group = parts["software_subsidy"] + parts["pc_subsidy"] + parts["register_subsidy"] + analysis_subsidy
     capped = minimum(group, int(f["group_cap"])) + coordination_subsidy
     cap = b.full(int(f["group_cap"]) + int(f["coordination_cap"]))
-    base = b.expenses(frame.expenses)
+    # hardware counts only together with software (ハードウェアのみの購入は対象外)
+    base = b.expenses(["software", "cloud", "installation", "analysis", "coordination"]) + where(
+        b.expenses(["software", "cloud"]) > 0, b.expenses(["pc", "register"]), 0
+    )
     checks = [
         (SME, ctx.sme),
         (

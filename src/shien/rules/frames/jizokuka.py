@@ -91,6 +91,14 @@ COMMITMENTS = (
         "commit_form4",
         "商工会・商工会議所の経営指導員と経営計画を作成し、事業支援計画書（様式4）の交付を受ける",
         due="form4_deadline",
+        when="form4_open",
+    ),
+    Note(
+        "form4_passed",
+        "事業支援計画書（様式4）の交付の受付締切（原則）を過ぎています。申請する場合は、すぐに地域の商工会・商工会議所に相談してください",
+        due="form4_deadline",
+        when="form4_passed",
+        kind="confirm",
     ),
     Note("commit_apply", "GビズIDプライムを取得し、締切までに電子申請する", due="acceptance_end"),
     Note(

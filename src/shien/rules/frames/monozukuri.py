@@ -109,9 +109,15 @@ COMMITMENTS = (
     ),
     Note(
         "commit_min_wage",
-        "事業場内最低賃金を地域別最低賃金＋{premium}円以上（{wage_target_text}）の水準にする",
+        "事業場内最低賃金を地域別最低賃金＋{premium}円以上（現在は{wage_target_text}。地域別最低賃金が改定されると目標も上がります）の水準にする",
         after="basic_min_wage",
         source="monozukuri.basic.min_wage_premium_yen",
+    ),
+    Note(
+        "warn_exclusive",
+        "{round_name}に申請すると、{later_rounds}には申請できません（どちらの公募回で申請するか確認してください）",
+        when="exclusive",
+        kind="confirm",
     ),
     Note(
         "commit_announce",
@@ -137,7 +143,7 @@ OBLIGATIONS = (
     ),
     Note(
         "report_yearly",
-        "事業計画期間（3〜5年）の終了まで{report_years}年間、毎年 事業化状況報告を提出する",
+        "補助事業の終了後{report_years}年間、毎年 事業化状況報告を提出する（基本要件等が未達の場合は補助金の返還義務があります）",
         source="monozukuri.report_years",
     ),
     Note("refund_payroll", "返還: {refund_payroll}", source="monozukuri.refund.rules"),
