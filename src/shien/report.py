@@ -108,10 +108,8 @@ def print_estimates(documents: list[dict[str, Any]]) -> None:
                 console.print(f"    {r['program_name']} {r['frame_name']}: {failed}")
         others = [r for r in doc["results"] if r["kind"] == "non_grant"]
         if others:
-            console.print(
-                "■ 補助金以外の支援（誰でも参加できます）: "
-                + "、".join(dict.fromkeys(r["program_name"] for r in others))
-            )
+            names = "、".join(dict.fromkeys(r["program_name"] for r in others))
+            console.print(f"■ 補助金以外の支援: {names}（参加の方法は shien programs で確認できます）")
         console.print()
 
 
