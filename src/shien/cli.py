@@ -90,7 +90,9 @@ def validate_profiles(docs: list[Any], *, single: bool) -> list[Any]:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from shien.rules.engine import estimate
+    from shien.rules.engine import estimate, warm_up
+
+    warm_up()
 
     source = sys.stdin.read() if args.file == "-" else _read_file(args.file)
     docs, single = read_documents(source)

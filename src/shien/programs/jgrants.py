@@ -14,7 +14,8 @@ import unicodedata
 from datetime import UTC, datetime, time
 from typing import Any
 
-from shien.rules.engine import now, rounds_at
+from shien.rules.engine import now
+from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, Frame, Program, Round, registry
 from shien.rules.terms import frame_terms
 from shien.rules.text import yen

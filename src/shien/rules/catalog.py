@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shien.rules.engine import now, round_dict, rounds_at
+from shien.rules.engine import now, round_dict
+from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, Program, registry
 from shien.rules.vocab import AUDIENCES, EXPENSE_CATEGORIES, PURPOSES
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from shien.rules.columns import Batch, profile_to_record
 from shien.rules.frames import RULES
-from shien.rules.frames.base import Context, Note, Outcome, RoundInfo, find_round
+from shien.rules.frames.base import Context, Note, Outcome, RoundInfo
 from shien.rules.registry import JST, Entry, ParamView, Program, Round, registry
 from shien.rules.text import man_yen
 from shien.rules.text import rate as rate_text
@@ -44,7 +44,7 @@ class Evaluation:
     ctx: Context
     outcomes: list[Outcome]
     rounds: dict[str, RoundInfo]
-    sources: dict[str, Entry | None] = field(default_factory=dict)  # explain's lookup cache
+    sources: dict[tuple[date, str], Entry | None] = field(default_factory=dict)  # explain's lookup cache
 
 
 def evaluate(batch: Batch, as_of: datetime) -> Evaluation:
@@ -56,17 +56,7 @@ def evaluate(batch: Batch, as_of: datetime) -> Evaluation:
         outcome = RULES[key](ctx, frame)
         outcome.params = ctx.rule_params(frame)
         outcomes.append(outcome)
-    return Evaluation(ctx, outcomes, rounds_at(ctx.as_of))
-
-
-@functools.lru_cache(maxsize=1024)
-def rounds_at(moment: datetime) -> dict[str, RoundInfo]:
-    """The round that applies to every frame at one instant (the same for every business)."""
-    return {
-        f"{program.id}/{fid}": find_round(program, fid, moment)
-        for program in registry().programs.values()
-        for fid in program.frames
-    }
+    return Evaluation(ctx, outcomes, ctx._rounds)
 
 
 # -- explanation of one row ------------------------------------------------------------------------
@@ -138,7 +128,7 @@ def _text(template: str, row: _Row) -> str:
 SHARED_PREFIXES = ("sme.", "minimum_wage.")
 
 
-def _source(template: str, row: _Row, cache: dict[str, Entry | None]) -> Entry | None:
+def _source(template: str, row: _Row, cache: dict[tuple[date, str], Entry | None]) -> Entry | None:
     """The parameter entry a message rests on; templates like sme.{industry} resolve per business.
 
     Shared facts are as of `as_of`; a program's own parameters as of its round (`outcome.params`).
@@ -146,7 +136,7 @@ def _source(template: str, row: _Row, cache: dict[str, Entry | None]) -> Entry |
     if not template:
         return None
     name = template.format_map(row) if "{" in template else template
-    key = f"{row.day}:{name}"
+    key = (row.day, name)
     if key not in cache:
         view = row.ev.ctx.params if name.startswith(SHARED_PREFIXES) else row.params
         cache[key] = view.entries.get(name)
@@ -418,3 +408,26 @@ def screen_columns(ev: Evaluation) -> dict[str, np.ndarray]:
         out[f"{key}.subsidy_yen"] = o.subsidy
         out[f"{key}.cap_yen"] = o.cap
     return out
+
+
+def warm_up() -> None:
+    """Load the registry and fill the caches once, then freeze what lives for the whole process.
+
+    Frozen objects (registry, modules, caches) are no longer scanned by the garbage collector, and
+    stay shared between forked server workers.
+    """
+    import gc
+
+    from shien.rules.schema import Profile
+
+    registry()
+    sample = Profile.model_validate(
+        {
+            "business": {"industry": "製造業", "employees": 10, "prefecture": "広島県"},
+            "plan": {"purposes": ["labor_saving"], "expenses": [{"category": "machinery", "amount_yen": 1}]},
+        }
+    )
+    estimate([sample])
+    estimate([sample, sample])
+    gc.collect()
+    gc.freeze()

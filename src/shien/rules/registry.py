@@ -87,9 +87,10 @@ class Round:
     form4_deadline: datetime | None = None
     excludes_later: tuple[str, ...] = ()
 
-    @property
-    def key(self) -> str:
-        return f"{self.program}/{self.id}"
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.program}/{self.id}")
 
     def accepting(self, at: datetime) -> bool:
         """Open from the first second of the window to its last, both included (17:00:00 JST is in)."""
@@ -108,10 +109,10 @@ class Frame:
     expenses: tuple[str, ...] = ()
     required_expense: str | None = None
     succession_types: tuple[str, ...] = ()
+    key: str = field(init=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.program}/{self.id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.program}/{self.id}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,8 @@ class Context:
         self.registry = registry()
         self.params: ParamView = self.registry.at(self.day)
         self._memo: dict[str, Any] = {}
-        self._rounds: dict[tuple[str, str], RoundInfo] = {}
+        self._rounds = rounds_at(self.as_of)
+        self._rule_params: dict[str, ParamView] = {}
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Facts several frames of a program share are computed once per batch."""
@@ -98,20 +99,20 @@ class Context:
         return self._memo[key]  # type: ignore[no-any-return]
 
     def round(self, program: Program, frame_id: str) -> RoundInfo:
-        key = (program.id, frame_id)
-        if key not in self._rounds:
-            self._rounds[key] = find_round(program, frame_id, self.as_of)
-        return self._rounds[key]
+        return self._rounds[f"{program.id}/{frame_id}"]
 
     def rule_params(self, frame: Frame) -> ParamView:
         """A frame is judged by the rules of its round: parameters as of the round's announcement.
 
         Shared facts (地域別最低賃金, 中小企業者の範囲) stay as of `as_of` (see `params`).
         """
-        info = self.round(self.registry.programs[frame.program], frame.id)
-        r = info.round
-        moment = (r.announced_at or r.acceptance_start) if r is not None else None
-        return self.registry.at(moment.astimezone(JST).date() if moment else self.day)
+        view = self._rule_params.get(frame.key)
+        if view is None:
+            r = self._rounds[frame.key].round
+            moment = (r.announced_at or r.acceptance_start) if r is not None else None
+            view = self.registry.at(moment.astimezone(JST).date() if moment else self.day)
+            self._rule_params[frame.key] = view
+        return view
 
     @cached_property
     def expenses_given(self) -> Bools:
@@ -213,6 +214,16 @@ def decide(
         facts={**facts, "capped": capped, "cap": cap},
         **kw,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def rounds_at(moment: datetime) -> dict[str, RoundInfo]:
+    """The round that applies to every frame at one instant (the same for every business)."""
+    return {
+        f"{program.id}/{fid}": find_round(program, fid, moment)
+        for program in registry().programs.values()
+        for fid in program.frames
+    }
 
 
 SME = Check(
