@@ -55,3 +55,20 @@ def page(browser: Any) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    path = Path(__file__).parent / ".cache/node/node_modules/axe-core/axe.min.js"
+    if not path.exists():
+        pytest.fail("axe-core がありません（./scripts/test が npm で導入します）")
+    return path.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any, axe_source: str) -> list[dict[str, Any]]:
+    """Serious and critical WCAG 2.x A/AA violations on the current page (axe-core)."""
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate(
+        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})"
+    )
+    return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]

@@ -93,7 +93,9 @@ def read_table(path: Path) -> pa.Table:
     try:
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 20),  # small blocks keep both cores busy
+            read_options=pacsv.ReadOptions(
+                use_threads=True, block_size=1 << 20
+            ),  # small blocks keep both cores busy
             convert_options=pacsv.ConvertOptions(
                 column_types={k: v for k, v in _csv_types().items() if k in header},
                 strings_can_be_null=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csp.decorators import csp_exempt
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
@@ -35,6 +36,7 @@ class JapaneseJSONRenderer(JSONRenderer):
 
 api = ShienAPI(
     renderer=JapaneseJSONRenderer(),
+    docs_decorator=csp_exempt(),  # Swagger UI initialises itself with an inline script
     title="shien API",
     version="1",
     description="中小企業支援制度のルール（補助金の判定・金額）と制度情報の API",
