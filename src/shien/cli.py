@@ -195,7 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         call_command("load_demo")
     from shien.web.server import serve
 
-    serve(port=args.port, workers=args.workers)
+    serve(port=args.port, workers=args.workers, access_log=not args.quiet)
     return 0
 
 
@@ -237,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2, help="ワーカープロセス数")
     p.add_argument("--demo", action="store_true", help="デモデータを読み込む")
+    p.add_argument("--quiet", action="store_true", help="アクセスログを出さない")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("manage", help="Django の管理コマンド（migrate など）", add_help=False)

@@ -20,7 +20,9 @@ from shien.rules.vocab import AUDIENCES, PURPOSES
 
 
 def minute(at: datetime | None = None) -> datetime:
-    return (at or now()).astimezone(JST).replace(second=0, microsecond=0)
+    """The last second of the current minute: pages are built once a minute and never show a window
+    as open after its deadline (a deadline of 17:00:00 reads as closed from 17:00:00)."""
+    return (at or now()).astimezone(JST).replace(second=59, microsecond=0)
 
 
 def _window(r: Round, at: datetime) -> dict[str, Any]:

@@ -1,7 +1,16 @@
-"""Public program pages: list with filters, program pages, schedule, compare."""
+"""Public program pages: list with filters, program pages, schedule, compare.
+
+The pages depend only on the rules registry and the minute, so each rendered page is cached for the
+minute it was built in (per URL and htmx fragment): a busy list page is rendered once a minute.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -10,6 +19,25 @@ from shien.rules.registry import registry
 from shien.rules.vocab import PREFECTURES
 
 
+def per_minute(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "GET":
+            return view(request, *args, **kwargs)
+        fragment = "hx" if request.headers.get("HX-Request") else "page"
+        key = f"page:{pages.minute():%Y%m%d%H%M}:{fragment}:{request.get_full_path()}"[:250]
+        cached = cache.get(key)
+        if cached is not None:
+            return HttpResponse(cached, content_type="text/html; charset=utf-8")
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
+            cache.set(key, response.content, 60)
+        return response
+
+    return wrapper
+
+
+@per_minute
 def program_list(request: HttpRequest) -> HttpResponse:
     at = pages.minute()
     params = {
@@ -36,6 +64,7 @@ def program_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@per_minute
 def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
     if program_id not in registry().programs:
         raise Http404("制度が見つかりません")
@@ -44,10 +73,12 @@ def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
     )
 
 
+@per_minute
 def schedule(request: HttpRequest) -> HttpResponse:
     return render(request, "programs/schedule.html", {"months": pages.schedule(pages.minute())})
 
 
+@per_minute
 def compare(request: HttpRequest) -> HttpResponse:
     at = pages.minute()
     keys = [k for k in (request.GET.get("a", ""), request.GET.get("b", "")) if k]

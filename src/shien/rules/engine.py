@@ -278,7 +278,10 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
                         "source": entry.source() if entry else None,
                     }
                 )
-    trace = [text(note.text, r) for note in outcome.trace if _shown(note, facts, i, states)]
+    # the calculation is shown for frames the business can apply for; for the others, the reasons are
+    trace = (
+        [text(note.text, r) for note in outcome.trace if _shown(note, facts, i, states)] if eligible else []
+    )
     return {
         "program": frame.program,
         "frame": frame.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from csp.decorators import csp_exempt
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -29,9 +30,10 @@ class ShienAPI(NinjaAPI):
 
 
 class JapaneseJSONRenderer(JSONRenderer):
-    """UTF-8 JSON with Japanese as written, not \\u escapes."""
+    """UTF-8 JSON with Japanese as written (orjson: an estimate document is ~80 KB)."""
 
-    json_dumps_params = {"ensure_ascii": False}  # noqa: RUF012
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        return orjson.dumps(data)
 
 
 api = ShienAPI(

@@ -22,14 +22,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return application
 
 
-def serve(*, port: int, workers: int, host: str = "127.0.0.1") -> None:
+def serve(*, port: int, workers: int, host: str = "127.0.0.1", access_log: bool = True) -> None:
     print(f"shien を起動しました: http://{host}:{port}/  （終了は Ctrl+C）", flush=True)
     _Server(
         {
             "bind": f"{host}:{port}",
             "workers": max(1, workers),
             "preload_app": True,  # load the rules registry once, before forking
-            "accesslog": "-",
+            "accesslog": "-" if access_log else None,
             "timeout": 60,
         }
     ).run()
