@@ -45,22 +45,43 @@ def test_newcomer_goes_from_home_through_shindan_to_the_right_amount(
 
 
 def test_keyboard_only(live_server: Any, page: Any) -> None:
+    """The whole 診断 with the keyboard: skip link, fields, steps (focus follows the new step), result."""
     page.goto(live_server.url + "/shindan/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "本文へ移動"
     page.keyboard.press("Enter")
-    page.focus("#f-industry")
-    page.keyboard.press("ArrowDown")  # first option after the placeholder: 製造業
+    for _ in range(20):  # Tab from the top of the main content to the first field
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "f-industry":
+            break
+    page.keyboard.press("ArrowDown")  # 製造業, the first option after the placeholder
     page.keyboard.press("Tab")
     page.keyboard.type("30")
-    for _ in range(3):  # capital, prefecture, then the button
-        page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.type("10000")
+    page.keyboard.press("Tab")
+    for _ in range(34):  # 広島県 is the 34th prefecture
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.value") == "広島県"
+    page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "次へ"
     page.keyboard.press("Enter")
-    page.wait_for_selector("#f-min_wage")
-    assert page.locator('input[type=hidden][name="industry"]').get_attribute("value") == "製造業"
-    focus = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-    assert focus is not None
+    page.wait_for_selector("#f-min_wage:focus")  # focus moved to the new step
+    page.keyboard.type("1000")
+    page.keyboard.press("Tab")
+    page.keyboard.type("1050")
+    page.keyboard.press("Enter")  # submits the step
+    page.wait_for_selector("#f-purpose-labor_saving:focus")
+    page.keyboard.press("Space")
+    page.focus("#f-e_machinery")  # (no pointer: moves focus like Tab would after the purposes)
+    page.keyboard.type("6000万")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/shindan/result/**")
+    assert "25,000,000円" in page.locator("section.result .amount").first.inner_text()
+    outline = page.evaluate(
+        "(() => { const a = document.querySelector('main a'); a.focus(); return getComputedStyle(a).outlineStyle; })()"
+    )
+    assert outline == "solid"  # a visible focus indicator
 
 
 PAGES = ["/", "/programs/", "/programs/monozukuri/", "/programs/digital_amoeba/", "/schedule/",
