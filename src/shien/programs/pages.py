@@ -148,3 +148,30 @@ def schedule(at: datetime) -> list[dict[str, Any]]:
 
 
 FILTERS = {"audience": AUDIENCES, "purpose": PURPOSES}
+
+
+def timeline(at: datetime, *, months: int = 18) -> dict[str, Any]:
+    """Rounds as bars over months (a calendar of windows), from the first grant window."""
+    rows = []
+    for p in programs_view(at):
+        for w in p["windows"]:
+            if w["start"] and w["end"]:
+                rows.append({"program": p, "window": w})
+    if not rows:
+        return {"months": [], "rows": []}
+    grants = [r["window"]["start"] for r in rows if r["program"]["kind"] == "grant"]
+    first = min(grants or [r["window"]["start"] for r in rows])
+    year, month = first.year, first.month
+    columns = []
+    for _ in range(months):
+        columns.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    rows.sort(key=lambda r: (r["window"]["start"], r["program"]["order"] if "order" in r["program"] else 0))
+    for r in rows:
+        start, end = r["window"]["start"], r["window"]["end"]
+        r["cells"] = [(start.year, start.month) <= ym <= (end.year, end.month) for ym in columns]
+        r["continues"] = (end.year, end.month) > columns[-1]
+    labels = [
+        {"label": f"{m}月", "year": f"{y}年" if m == 1 or i == 0 else ""} for i, (y, m) in enumerate(columns)
+    ]
+    return {"months": labels, "rows": [r for r in rows if any(r["cells"])]}

@@ -75,7 +75,10 @@ def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
 
 @per_minute
 def schedule(request: HttpRequest) -> HttpResponse:
-    return render(request, "programs/schedule.html", {"months": pages.schedule(pages.minute())})
+    at = pages.minute()
+    return render(
+        request, "programs/schedule.html", {"months": pages.schedule(at), "timeline": pages.timeline(at)}
+    )
 
 
 @per_minute

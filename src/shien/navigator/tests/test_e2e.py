@@ -38,6 +38,12 @@ def test_newcomer_goes_from_home_through_shindan_to_the_right_amount(
     for width, name in ((390, "phone"), (1280, "desktop")):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(artifacts / f"shindan-result-{name}.png"), full_page=True)
+    # printing shows the results, not the controls
+    page.emulate_media(media="print")
+    assert not page.locator("form.filters").is_visible() and not page.locator(".site-header nav").is_visible()
+    assert page.locator("section.result").first.is_visible()
+    page.pdf(path=str(artifacts / "shindan-result-print.pdf"))
+    page.emulate_media(media="screen")
     # the link reproduces the result without anything stored
     again = page.context.new_page()
     again.goto(page.url)

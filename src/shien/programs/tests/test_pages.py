@@ -108,8 +108,9 @@ def test_unknown_program_is_404(client: Client) -> None:
     assert client.get("/programs/nope/").status_code == 404
 
 
-def test_schedule_is_in_deadline_order(client: Client) -> None:
+def test_schedule_is_in_deadline_order_with_a_calendar(client: Client) -> None:
     body = get(client, "/schedule/").content.decode()
+    assert "受付期間のカレンダー" in body and body.count('class="on') >= 20
     assert body.index("令和6年2月") < body.index("令和6年3月") < body.index("令和6年4月")
 
 
