@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "shien.accounts"
+    label = "accounts"
+    verbose_name = "アカウント・事業者"

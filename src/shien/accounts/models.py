@@ -1,0 +1,139 @@
+"""People, organizations (事業者) and who may act for whom.
+
+A user logs in with an email address. Business users belong to organizations through memberships;
+staff users hold roles (advisor, vendor, reviewer, secretariat, bureau). An advisor acts for an
+organization only while the organization's recorded consent is in force.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("メールアドレスは必須です")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField("メールアドレス", unique=True)
+    name = models.CharField("氏名", max_length=100, blank=True)
+    is_active = models.BooleanField("有効", default=True)
+    is_staff = models.BooleanField("管理サイト", default=False)
+    date_joined = models.DateTimeField("登録日時", default=timezone.now)
+    failed_logins = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = "利用者"
+
+    def __str__(self) -> str:
+        return self.name or self.email
+
+    def has_role(self, role: str) -> bool:
+        return self.roles.filter(role=role).exists()
+
+
+class Role(models.TextChoices):
+    ADVISOR = "advisor", "支援者（商工会・商工会議所・認定支援機関）"
+    VENDOR = "vendor", "販売事業者・IT導入支援事業者"
+    REVIEWER = "reviewer", "審査員"
+    SECRETARIAT = "secretariat", "事務局"
+    BUREAU = "bureau", "経済産業局"
+
+
+class UserRole(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="roles")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    affiliation = models.CharField("所属", max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="unique_user_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_role_display()}"
+
+
+class Organization(models.Model):
+    """A business (事業者): the facts the rules engine uses, kept with the organization."""
+
+    name = models.CharField("名称", max_length=200)
+    corporate_number = models.CharField("法人番号", max_length=13, blank=True, help_text="13桁")
+    invoice_number = models.CharField("インボイス登録番号", max_length=14, blank=True, help_text="T＋13桁")
+    prefecture = models.CharField("所在地", max_length=4, choices=[(p, p) for p in PREFECTURES])
+    industry = models.CharField("業種", max_length=20, choices=[(i, i) for i in INDUSTRIES])
+    capital_yen = models.BigIntegerField("資本金（円）", null=True, blank=True)
+    employees = models.PositiveIntegerField("常時使用する従業員数")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "事業者"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["corporate_number"],
+                condition=~models.Q(corporate_number=""),
+                name="unique_corporate_number",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Kind(models.TextChoices):
+        OWNER = "owner", "代表者"
+        MEMBER = "member", "担当者"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organization"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization}"
+
+
+class AdvisorConsent(models.Model):
+    """The organization's recorded consent for an advisor to act for it (until revoked)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="advisor_consents")
+    advisor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="advisor_consents")
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "advisor"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="one_active_consent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.advisor} → {self.organization}"

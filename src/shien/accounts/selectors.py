@@ -1,0 +1,39 @@
+"""Reads of the accounts app. An organization is reached only through `organization_get`."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from shien.accounts.models import Organization, Role, User
+from shien.rules.errors import DomainError
+
+STAFF_ROLES = (Role.SECRETARIAT, Role.BUREAU)
+
+
+def organizations_for(user: User) -> QuerySet[Organization]:
+    """Organizations the user may act for: its own, and those that consented to it as advisor."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    if user.roles.filter(role__in=STAFF_ROLES).exists():
+        return Organization.objects.all()
+    return Organization.objects.filter(
+        Q(memberships__user=user)
+        | Q(advisor_consents__advisor=user, advisor_consents__revoked_at__isnull=True)
+    ).distinct()
+
+
+def can_act_for(user: User, organization: Organization) -> bool:
+    """Members, and advisors with consent in force, act for the organization (staff only read)."""
+    return (
+        organization.memberships.filter(user=user).exists()
+        or organization.advisor_consents.filter(advisor=user, revoked_at__isnull=True).exists()
+    )
+
+
+def organization_get(user: User, organization_id: int) -> Organization:
+    organization = organizations_for(user).filter(pk=organization_id).first()
+    if organization is None:
+        raise DomainError(
+            "not_found", "事業者が見つかりません"
+        )  # the same answer whether absent or forbidden
+    return organization

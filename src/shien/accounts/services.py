@@ -1,0 +1,78 @@
+"""Writes of the accounts app: organizations, memberships, advisor consent (each audited)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from shien.accounts import validators
+from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
+from shien.core.services import audit_record
+from shien.rules.errors import DomainError
+from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    actor: User,
+    name: str,
+    prefecture: str,
+    industry: str,
+    employees: int,
+    capital_yen: int | None = None,
+    corporate_number: str = "",
+    invoice_number: str = "",
+) -> Organization:
+    """A new 事業者 with `actor` as its representative."""
+    if not name.strip():
+        raise DomainError("invalid_input", "事業者名を入力してください")
+    if prefecture not in PREFECTURES:
+        raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
+    if industry not in INDUSTRIES:
+        raise DomainError("invalid_input", "業種を選んでください")
+    if employees < 0 or (capital_yen is not None and capital_yen < 0):
+        raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
+    number = validators.corporate_number(corporate_number)
+    if number and Organization.objects.filter(corporate_number=number).exists():
+        raise DomainError("duplicate", "この法人番号の事業者はすでに登録されています")
+    org = Organization.objects.create(
+        name=name.strip(),
+        prefecture=prefecture,
+        industry=industry,
+        employees=employees,
+        capital_yen=capital_yen,
+        corporate_number=number,
+        invoice_number=validators.invoice_number(invoice_number),
+    )
+    Membership.objects.create(user=actor, organization=org, kind=Membership.Kind.OWNER)
+    audit_record(actor=actor, action="organization.create", obj=org)
+    return org
+
+
+@transaction.atomic
+def advisor_consent_grant(*, actor: User, organization: Organization, advisor: User) -> AdvisorConsent:
+    if not Membership.objects.filter(
+        user=actor, organization=organization, kind=Membership.Kind.OWNER
+    ).exists():
+        raise DomainError("forbidden", "支援者への同意は事業者の代表者が行います")
+    if not advisor.has_role(Role.ADVISOR):
+        raise DomainError(
+            "invalid_input", "この利用者は支援者（商工会・商工会議所・認定支援機関）として登録されていません"
+        )
+    consent, _ = AdvisorConsent.objects.get_or_create(
+        organization=organization, advisor=advisor, revoked_at=None, defaults={"granted_by": actor}
+    )
+    audit_record(actor=actor, action="advisor_consent.grant", obj=consent, data={"advisor": advisor.pk})
+    return consent
+
+
+@transaction.atomic
+def advisor_consent_revoke(*, actor: User, consent: AdvisorConsent) -> None:
+    if not Membership.objects.filter(
+        user=actor, organization=consent.organization, kind=Membership.Kind.OWNER
+    ).exists():
+        raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
+    consent.revoked_at = timezone.now()
+    consent.save(update_fields=["revoked_at"])
+    audit_record(actor=actor, action="advisor_consent.revoke", obj=consent)

@@ -1,0 +1,93 @@
+"""E-applications: one row per application, its attachments, and per-round receipt counters.
+
+The state only changes through `workflow.transition` (allowed moves, permission, audit); nothing
+else writes `state`.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from shien.accounts.models import Organization
+
+
+class State(models.TextChoices):
+    DRAFT = "draft", "作成中"
+    SUBMITTED = "submitted", "申請済み"
+    RETURNED = "returned", "差戻し"
+    UNDER_REVIEW = "under_review", "審査中"
+    ADOPTED = "adopted", "採択"
+    REJECTED = "rejected", "不採択"
+    GRANT_REQUESTED = "grant_requested", "交付申請済み"
+    GRANTED = "granted", "交付決定"
+    RESULTS_REPORTED = "results_reported", "実績報告済み"
+    CONFIRMED = "confirmed", "額の確定"
+    PAID = "paid", "支払済み"
+    WITHDRAWN = "withdrawn", "取下げ"
+
+
+class Application(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="applications")
+    program = models.CharField(max_length=50)
+    frame = models.CharField(max_length=50)
+    round_id = models.CharField(max_length=30)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
+    plan = models.JSONField("計画（経費・目的・約束）", default=dict)
+    estimate_yen = models.BigIntegerField("補助金額（試算）", null=True, blank=True)
+    granted_yen = models.BigIntegerField("交付決定額", null=True, blank=True)
+    confirmed_yen = models.BigIntegerField("確定額", null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="autosave: a stale version is refused")
+    receipt_number = models.CharField("受付番号", max_length=40, unique=True, null=True, blank=True)
+    submitted_at = models.DateTimeField("申請日時", null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "申請"
+        indexes = [models.Index(fields=["program", "round_id", "state"])]
+
+    def __str__(self) -> str:
+        return self.receipt_number or f"下書き {self.pk}"
+
+    @property
+    def frame_key(self) -> str:
+        return f"{self.program}/{self.frame}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.application_id}/{instance.sha256}"
+
+
+class Attachment(models.Model):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path)
+    name = models.CharField("ファイル名", max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["application", "sha256"], name="unique_attachment_content")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class ReceiptCounter(models.Model):
+    """The last receipt number issued in a round (incremented under a row lock)."""
+
+    program = models.CharField(max_length=50)
+    round_id = models.CharField(max_length=30)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["program", "round_id"], name="unique_receipt_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.program}/{self.round_id}: {self.last}"

@@ -1,0 +1,245 @@
+"""Writes of the applications app: draft, autosave, attachments, submission (each audited)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from pydantic import ValidationError
+
+from shien.accounts.models import Organization, User
+from shien.accounts.selectors import can_act_for
+from shien.applications import workflow
+from shien.applications.models import Application, Attachment, ReceiptCounter, State
+from shien.core.services import audit_record
+from shien.rules.engine import estimate, now
+from shien.rules.errors import DomainError
+from shien.rules.frames.base import rounds_at
+from shien.rules.registry import JST, registry
+from shien.rules.schema import Profile, japanese_errors
+from shien.rules.text import wareki_datetime
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+EDITABLE = (State.DRAFT, State.RETURNED)
+
+
+def profile_for(application: Application, at: datetime) -> Profile:
+    """The rules engine's view of an application: the organization's facts and the plan."""
+    org = application.organization
+    document = {
+        "as_of": at.isoformat(),
+        "business": {
+            "prefecture": org.prefecture,
+            "industry": org.industry,
+            "employees": org.employees,
+            "capital_yen": org.capital_yen,
+            "invoice_registered": bool(org.invoice_number) or None,
+            **application.plan.get("business", {}),
+        },
+        "plan": {k: v for k, v in application.plan.items() if k != "business"},
+    }
+    try:
+        return Profile.model_validate(document)
+    except ValidationError as exc:
+        raise DomainError("invalid_input", "申請内容に誤りがあります", japanese_errors(exc)) from None
+
+
+def _frame_result(application: Application, at: datetime) -> dict[str, Any]:
+    document = estimate([profile_for(application, at)], as_of=at)[0]
+    return next(
+        r
+        for r in document["results"]
+        if r["program"] == application.program and r["frame"] == application.frame
+    )
+
+
+@transaction.atomic
+def application_create(
+    *, actor: User, organization: Organization, program: str, frame: str, plan: dict[str, Any] | None = None
+) -> Application:
+    if not can_act_for(actor, organization):
+        raise DomainError("forbidden", "この事業者の申請を作成する権限がありません")
+    prog = registry().programs.get(program)
+    if prog is None or prog.kind != "grant" or frame not in prog.frames:
+        raise DomainError("not_found", "補助金の枠が見つかりません")
+    current = rounds_at(now())[f"{program}/{frame}"].round
+    if current is None:
+        raise DomainError("no_round", "この枠には申請できる公募回がありません")
+    application = Application(
+        organization=organization,
+        program=program,
+        frame=frame,
+        round_id=current.id,
+        plan=plan or {},
+        created_by=actor,
+    )
+    application.estimate_yen = _frame_result(application, now())["subsidy_yen"]
+    application.save()
+    audit_record(actor=actor, action="application.create", obj=application, data={"round": current.id})
+    return application
+
+
+@transaction.atomic
+def application_autosave(
+    *, actor: User, application: Application, plan: dict[str, Any], version: int
+) -> Application:
+    """Save the draft as typed; a save based on an older version (another tab) is refused, not merged."""
+    locked = Application.objects.select_for_update().select_related("organization").get(pk=application.pk)
+    if not can_act_for(actor, locked.organization):
+        raise DomainError("forbidden", "この申請を編集する権限がありません")
+    if locked.state not in EDITABLE:
+        raise DomainError("invalid_state", f"「{State(locked.state).label}」の申請は編集できません")
+    if version != locked.version:
+        raise DomainError(
+            "conflict", "別の画面で更新されています。最新の内容を読み込んでから編集してください"
+        )
+    locked.plan = plan
+    locked.version += 1
+    try:
+        locked.estimate_yen = _frame_result(locked, now())["subsidy_yen"]
+    except DomainError:
+        locked.estimate_yen = None  # a draft may be incomplete; it is validated on submission
+    locked.save()
+    audit_record(actor=actor, action="application.save", obj=locked, data={"version": locked.version})
+    return locked
+
+
+# -- attachments ----------------------------------------------------------------------------------------
+
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+OOXML = {
+    b"word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    b"xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def sniff(content: bytes) -> str | None:
+    """The type the bytes really are (not what the name or the browser claims), or None if not allowed."""
+    for magic, kind in SIGNATURES:
+        if content.startswith(magic):
+            return kind
+    if content.startswith(b"PK\x03\x04") and b"[Content_Types].xml" in content[:4096]:
+        for marker, kind in OOXML.items():
+            if marker in content:
+                return kind
+    return None
+
+
+@transaction.atomic
+def attachment_add(*, actor: User, application: Application, name: str, content: bytes) -> Attachment:
+    if not can_act_for(actor, application.organization):
+        raise DomainError("forbidden", "この申請に添付する権限がありません")
+    if application.state not in EDITABLE:
+        raise DomainError("invalid_state", "提出後の申請には添付できません")
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise DomainError("too_large", f"添付ファイルは{MAX_ATTACHMENT_BYTES // 1024 // 1024}MBまでです")
+    if not content:
+        raise DomainError("empty", "空のファイルは添付できません")
+    kind = sniff(content)
+    if kind is None:
+        raise DomainError(
+            "bad_type", "添付できるのは PDF、PNG、JPEG、Word（.docx）、Excel（.xlsx）のファイルです"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    existing = application.attachments.filter(sha256=digest).first()
+    if existing:
+        return existing  # the same file twice (a retry, a double click) is one attachment
+    attachment = Attachment(
+        application=application,
+        name=name[:200],
+        content_type=kind,
+        size=len(content),
+        sha256=digest,
+        uploaded_by=actor,
+    )
+    attachment.file.save(digest, ContentFile(content), save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+    except IntegrityError:
+        return application.attachments.get(sha256=digest)
+    audit_record(
+        actor=actor, action="attachment.add", obj=attachment, data={"sha256": digest, "size": len(content)}
+    )
+    return attachment
+
+
+# -- submission -------------------------------------------------------------------------------------------
+
+
+def _next_receipt(program: str, round_id: str) -> str:
+    counter, _ = ReceiptCounter.objects.get_or_create(program=program, round_id=round_id)
+    counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{program.upper()}-{round_id}-{counter.last:06d}"
+
+
+def application_submit(*, actor: User, application: Application, at: datetime | None = None) -> Application:
+    """Submit once: validated against the frame's criteria, refused outside the round's window
+    (server time, to the second); a second submission (double click, second tab) returns the first."""
+    at = (at or now()).astimezone(JST)
+    current = Application.objects.select_related("organization").get(pk=application.pk)
+    if current.state == State.SUBMITTED and current.receipt_number:
+        return current
+
+    def apply(locked: Application) -> dict[str, Any]:
+        program = registry().programs[locked.program]
+        window = next((r for r in program.rounds if r.id == locked.round_id), None)
+        if window is None or window.acceptance_start is None or window.acceptance_end is None:
+            raise DomainError("no_round", "この公募回の受付期間が定まっていません")
+        if at < window.acceptance_start:
+            raise DomainError(
+                "not_open", f"受付開始前です（受付開始 {wareki_datetime(window.acceptance_start)}）"
+            )
+        if at > window.acceptance_end:
+            raise DomainError(
+                "deadline_passed", f"締切を過ぎています（締切 {wareki_datetime(window.acceptance_end)}）"
+            )
+        result = _frame_result(locked, at)
+        failed = [c for c in result["criteria"] if c["passed"] is False]
+        if failed:
+            raise DomainError(
+                "not_eligible",
+                "申請の要件を満たしていません",
+                [{"field": c["code"], "label": c["label"], "message": c["message"]} for c in failed],
+            )
+        if not locked.receipt_number:  # a resubmission after 差戻し keeps its number
+            locked.receipt_number = _next_receipt(locked.program, locked.round_id)
+        locked.submitted_at = at
+        locked.estimate_yen = result["subsidy_yen"]
+        return {"receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
+                "attachments": list(locked.attachments.values_list("sha256", flat=True))}  # fmt: skip
+
+    try:
+        return workflow.transition(actor=actor, application=current, action_name="submit", apply=apply)
+    except DomainError as exc:
+        if exc.code == "invalid_state":  # lost a race with another tab: that submission stands
+            again = Application.objects.get(pk=application.pk)
+            if again.state == State.SUBMITTED:
+                return again
+        raise
+
+
+def receipt(application: Application) -> dict[str, Any]:
+    """The receipt shown on screen and sent by email: number, time, attachments with hashes."""
+    return {
+        "receipt_number": application.receipt_number,
+        "submitted_at": application.submitted_at.isoformat() if application.submitted_at else None,
+        "submitted_at_text": wareki_datetime(application.submitted_at) if application.submitted_at else None,
+        "program": application.program,
+        "frame": application.frame,
+        "round": application.round_id,
+        "estimate_yen": application.estimate_yen,
+        "attachments": [
+            {"name": a.name, "size": a.size, "sha256": a.sha256, "content_type": a.content_type}
+            for a in application.attachments.order_by("uploaded_at", "pk")
+        ],
+    }

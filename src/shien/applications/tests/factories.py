@@ -1,0 +1,32 @@
+"""Small builders for accounts and applications (no fixtures: each test says what it needs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shien.accounts.models import Role, User, UserRole
+from shien.accounts.services import organization_create
+
+
+def user(email: str, *roles: Role) -> User:
+    u = User.objects.create_user(email, "correct horse battery")
+    for role in roles:
+        UserRole.objects.create(user=u, role=role)
+    return u
+
+
+def organization(owner: User, **overrides: Any) -> Any:
+    facts = {"name": "株式会社テスト製作所", "prefecture": "広島県", "industry": "製造業", "employees": 30,
+             "capital_yen": 10_000_000} | overrides  # fmt: skip
+    return organization_create(actor=owner, **facts)
+
+
+MONOZUKURI_PLAN = {
+    "purposes": ["labor_saving"],
+    "expenses": [{"category": "machinery", "amount_yen": 60_000_000}],
+    "commitments": {
+        "planned_min_hourly_wage_yen": 1050,
+        "value_added_cagr_pct": "3.0",
+        "payroll_cagr_pct": "1.5",
+    },
+}
