@@ -37,3 +37,13 @@ def organization_get(user: User, organization_id: int) -> Organization:
             "not_found", "事業者が見つかりません"
         )  # the same answer whether absent or forbidden
     return organization
+
+
+def request_user(request: object) -> User:
+    """The logged-in user of a request (views behind login_required); anything else is refused."""
+    from django.core.exceptions import PermissionDenied
+
+    user = getattr(request, "user", None)
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied
+    return user

@@ -215,6 +215,8 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             locked.receipt_number = _next_receipt(locked.program, locked.round_id)
         locked.submitted_at = at
         locked.estimate_yen = result["subsidy_yen"]
+        # the receipt email goes out once the submission is committed (never for a repeated click)
+        transaction.on_commit(lambda: send_receipt(locked.pk, actor.email))
         return {"receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
                 "attachments": list(locked.attachments.values_list("sha256", flat=True))}  # fmt: skip
 
@@ -226,6 +228,16 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             if again.state == State.SUBMITTED:
                 return again
         raise
+
+
+def send_receipt(application_id: int, email: str) -> None:
+    from django.core.mail import send_mail
+
+    data = receipt(Application.objects.get(pk=application_id))
+    lines = [f"受付番号: {data['receipt_number']}", f"受付日時: {data['submitted_at_text']}"] + [
+        f"添付: {a['name']}（{a['size']:,}バイト、SHA-256 {a['sha256']}）" for a in data["attachments"]
+    ]
+    send_mail("【shien】申請を受け付けました", "\n".join(lines), None, [email], fail_silently=True)
 
 
 def receipt(application: Application) -> dict[str, Any]:

@@ -1,5 +1,7 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
+from shien.accounts import views as accounts
+from shien.applications import views as applications
 from shien.core import views as core_views
 from shien.navigator import views as navigator
 from shien.programs import downloads, feeds, views
@@ -21,6 +23,15 @@ urlpatterns = [
     path("calendar/deadlines.ics", feeds.ics_all, name="ics-all"),
     path("calendar/<str:program_id>.ics", feeds.ics_program, name="ics-program"),
     path("calendar/<str:program_id>/<str:frame_id>.ics", feeds.ics_frame, name="ics-frame"),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("mypage/", accounts.mypage, name="mypage"),
+    path("organizations/new/", accounts.organization_new, name="organization-new"),
+    path("applications/new/", applications.application_new, name="application-new"),
+    path("applications/<int:pk>/", applications.application_detail, name="application-detail"),
+    path("applications/<int:pk>/autosave/", applications.application_autosave, name="application-autosave"),
+    path("applications/<int:pk>/attachments/", applications.attachment_upload, name="attachment-upload"),
+    path("applications/<int:pk>/submit/", applications.application_submit, name="application-submit"),
     path("api/v1/", api.urls),
     # jGrants-compatible read API
     path("exp/v1/public/subsidies", jg.subsidies, name="jgrants-subsidies"),

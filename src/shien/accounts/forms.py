@@ -1,0 +1,54 @@
+"""Forms of the accounts pages (Japanese labels and errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from shien.accounts.models import User
+from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+
+class SignupForm(forms.Form):
+    name = forms.CharField(label="氏名", max_length=100)
+    email = forms.EmailField(
+        label="メールアドレス", error_messages={"invalid": "メールアドレスの形式で入力してください"}
+    )
+    password = forms.CharField(
+        label="パスワード（10文字以上）", widget=forms.PasswordInput(render_value=False)
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email=email).exists():
+            raise forms.ValidationError("このメールアドレスはすでに登録されています")
+        return email
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password"):
+            try:
+                validate_password(
+                    data["password"], User(email=data.get("email", ""), name=data.get("name", ""))
+                )
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(label="事業者名", max_length=200)
+    prefecture = forms.ChoiceField(
+        label="所在地（都道府県）", choices=[("", "選んでください"), *[(p, p) for p in PREFECTURES]]
+    )
+    industry = forms.ChoiceField(
+        label="業種", choices=[("", "選んでください"), *[(i, i) for i in INDUSTRIES]]
+    )
+    employees = forms.IntegerField(label="常時使用する従業員数", min_value=0)
+    capital_yen = forms.IntegerField(label="資本金（円）", min_value=0, required=False)
+    corporate_number = forms.CharField(
+        label="法人番号（13桁、個人事業主は空欄）", max_length=20, required=False
+    )
+    invoice_number = forms.CharField(label="インボイス登録番号（T＋13桁）", max_length=20, required=False)

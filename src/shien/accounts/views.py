@@ -1,0 +1,66 @@
+"""Account pages: sign-up, my page, a new organization. Login and password reset are Django's views."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from shien.accounts.forms import OrganizationForm, SignupForm
+from shien.accounts.models import User
+from shien.accounts.selectors import organizations_for, request_user
+from shien.accounts.services import organization_create
+from shien.applications.selectors import applications_for
+from shien.rules.errors import DomainError
+from shien.rules.registry import registry
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = User.objects.create_user(
+                form.cleaned_data["email"], form.cleaned_data["password"], name=form.cleaned_data["name"]
+            )
+        login(request, user, backend="shien.accounts.backends.LockoutBackend")
+        return redirect("mypage")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@login_required
+def mypage(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    return render(
+        request,
+        "accounts/mypage.html",
+        {
+            "organizations": organizations_for(user),
+            "applications": applications_for(user)
+            .select_related("organization")
+            .order_by("-updated_at")[:50],
+            "frames": [
+                (f"{p.id}/{f.id}", f"{p.short_name} {f.name}")
+                for p in registry().programs.values()
+                if p.kind == "grant"
+                for f in p.frames.values()
+            ],
+        },
+    )
+
+
+@login_required
+def organization_new(request: HttpRequest) -> HttpResponse:
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request_user(request)
+        try:
+            organization_create(actor=user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "事業者を登録しました")
+            return redirect("mypage")
+    return render(request, "accounts/organization_form.html", {"form": form})
