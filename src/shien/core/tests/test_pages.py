@@ -43,6 +43,9 @@ def test_demo_data_loads_idempotently() -> None:
     call_command("load_demo")
     call_command("load_demo")
     assert News.objects.count() == 6
+    from shien.accounts.models import Organization, User
+
+    assert User.objects.count() == 2 and Organization.objects.count() == 1
 
 
 def test_audit_record_names_the_object_and_actor() -> None:

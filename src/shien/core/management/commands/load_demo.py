@@ -41,6 +41,11 @@ NEWS = [
 ]
 
 
+DEMO_OWNER = "demo@shien.example"
+DEMO_SECRETARIAT = "jimukyoku@shien.example"
+DEMO_PASSWORD = "shien-demo-2024"  # noqa: S105 (published demo credentials, demo mode only)
+
+
 class Command(BaseCommand):
     help = "デモデータを読み込みます（何度実行しても重複しません）"
 
@@ -58,3 +63,22 @@ class Command(BaseCommand):
             )
             created += was_created
         self.stdout.write(f"デモデータ: お知らせ {len(NEWS)}件（新規 {created}件）")
+        self._accounts()
+
+    def _accounts(self) -> None:
+        """Demo logins (demo mode only): a business owner with a draft, and the secretariat."""
+        from shien.accounts.models import Role, User, UserRole
+        from shien.accounts.services import organization_create
+
+        owner = User.objects.filter(email=DEMO_OWNER).first()
+        if owner is None:
+            owner = User.objects.create_user(DEMO_OWNER, DEMO_PASSWORD, name="広島 太郎（デモ）")
+            organization_create(
+                actor=owner, name="広島精機株式会社（デモ）", prefecture="広島県", industry="製造業", employees=30,
+                capital_yen=10_000_000, corporate_number="5835678256246",
+            )  # fmt: skip
+        staff = User.objects.filter(email=DEMO_SECRETARIAT).first()
+        if staff is None:
+            staff = User.objects.create_user(DEMO_SECRETARIAT, DEMO_PASSWORD, name="事務局（デモ）")
+            UserRole.objects.create(user=staff, role=Role.SECRETARIAT)
+        self.stdout.write(f"デモのログイン: {DEMO_OWNER} / {DEMO_SECRETARIAT}（パスワード {DEMO_PASSWORD}）")
