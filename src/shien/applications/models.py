@@ -91,3 +91,23 @@ class ReceiptCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program}/{self.round_id}: {self.last}"
+
+
+class ReviewAssignment(models.Model):
+    """A reviewer assigned to an application: conflict declaration, then scores against the rubric."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    conflict = models.BooleanField("利益相反", null=True, help_text="None: not declared yet")
+    conflict_reason = models.TextField(blank=True)
+    scores = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "reviewer"], name="unique_review")]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} → {self.application}"

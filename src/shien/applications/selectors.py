@@ -5,24 +5,26 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from shien.accounts.models import Role, User
-from shien.applications.models import Application
+from shien.applications.models import Application, ReviewAssignment
 from shien.rules.errors import DomainError
 
 
 def applications_for(user: User) -> QuerySet[Application]:
     """Applicants see their organizations' applications (advisors: with consent in force);
-    the secretariat and the bureau see all; everyone else sees none."""
+    reviewers those assigned to them and not declared in conflict; the secretariat and the bureau
+    see all; everyone else sees none."""
     if not user.is_authenticated:
         return Application.objects.none()
     if user.roles.filter(role__in=(Role.SECRETARIAT, Role.BUREAU)).exists():
         return Application.objects.all()
-    return Application.objects.filter(
-        Q(organization__memberships__user=user)
-        | Q(
-            organization__advisor_consents__advisor=user,
-            organization__advisor_consents__revoked_at__isnull=True,
-        )
-    ).distinct()
+    own = Q(organization__memberships__user=user) | Q(
+        organization__advisor_consents__advisor=user, organization__advisor_consents__revoked_at__isnull=True
+    )
+    if user.roles.filter(role=Role.REVIEWER).exists():
+        conflicted = ReviewAssignment.objects.filter(reviewer=user, conflict=True).values("application_id")
+        assigned = Q(reviews__reviewer=user) & ~Q(pk__in=conflicted)
+        return Application.objects.filter(own | assigned).distinct()
+    return Application.objects.filter(own).distinct()
 
 
 def application_get(user: User, application_id: int) -> Application:

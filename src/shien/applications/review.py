@@ -1,0 +1,127 @@
+"""Review: assignment, conflict declaration, scoring against the frame's rubric, ranking, adoption.
+
+Reviewers see only applications assigned to them and not declared in conflict; they score only
+after declaring that they have no conflict. The secretariat adopts down the ranking within a budget.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Avg, QuerySet
+from django.utils import timezone
+
+from shien.accounts.models import Role, User
+from shien.accounts.selectors import can_act_for
+from shien.applications import workflow
+from shien.applications.models import Application, ReviewAssignment, State
+from shien.core.services import audit_record
+from shien.rules.errors import DomainError
+from shien.rules.registry import JST, registry
+
+
+def rubric(application: Application, day: date | None = None) -> list[dict[str, Any]]:
+    moment = day or (application.submitted_at or timezone.now()).astimezone(JST).date()
+    return list(registry().at(moment)[f"{application.program}.review.rubric"])
+
+
+def _require(user: User, role: Role, what: str) -> None:
+    if not user.has_role(role):
+        raise DomainError("forbidden", f"{what}権限がありません")
+
+
+@transaction.atomic
+def review_assign(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    _require(actor, Role.SECRETARIAT, "審査員を割り当てる")
+    if not reviewer.has_role(Role.REVIEWER):
+        raise DomainError("invalid_input", "この利用者は審査員として登録されていません")
+    if application.state not in (State.SUBMITTED, State.UNDER_REVIEW):
+        raise DomainError("invalid_state", "申請済み・審査中の申請にだけ審査員を割り当てられます")
+    if can_act_for(reviewer, application.organization):  # a member or consented advisor of the applicant
+        raise DomainError("conflict_of_interest", "この審査員は申請者の関係者のため割り当てられません")
+    assignment, created = ReviewAssignment.objects.get_or_create(
+        application=application, reviewer=reviewer, defaults={"assigned_by": actor}
+    )
+    if created:
+        audit_record(actor=actor, action="review.assign", obj=assignment, data={"reviewer": reviewer.pk})
+    return assignment
+
+
+def _own(actor: User, assignment_id: int) -> ReviewAssignment:
+    assignment = (
+        ReviewAssignment.objects.select_for_update()
+        .select_related("application")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None or assignment.reviewer_id != actor.pk:
+        raise DomainError("not_found", "割り当てられた審査が見つかりません")
+    return assignment
+
+
+@transaction.atomic
+def review_declare_conflict(
+    *, actor: User, assignment_id: int, conflict: bool, reason: str = ""
+) -> ReviewAssignment:
+    assignment = _own(actor, assignment_id)
+    if conflict and not reason.strip():
+        raise DomainError("reason_required", "利益相反の内容を入力してください")
+    assignment.conflict, assignment.conflict_reason = conflict, reason.strip()
+    if conflict:  # a conflicted reviewer's scores never count
+        assignment.scores, assignment.total, assignment.scored_at = {}, None, None
+    assignment.save()
+    audit_record(
+        actor=actor,
+        action="review.declare_conflict",
+        obj=assignment,
+        reason=reason,
+        data={"conflict": conflict},
+    )
+    return assignment
+
+
+@transaction.atomic
+def review_score(*, actor: User, assignment_id: int, scores: dict[str, int]) -> ReviewAssignment:
+    assignment = _own(actor, assignment_id)
+    if assignment.conflict is not False:
+        raise DomainError("conflict_not_declared", "採点の前に、利益相反がないことを申告してください")
+    if assignment.application.state != State.UNDER_REVIEW:
+        raise DomainError("invalid_state", "審査中の申請だけを採点できます")
+    items = rubric(assignment.application)
+    clean: dict[str, int] = {}
+    for item in items:
+        value = scores.get(item["code"])
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= item["max"]:
+            raise DomainError(
+                "invalid_score", f"「{item['label']}」は0〜{item['max']}の整数で採点してください"
+            )
+        clean[item["code"]] = value
+    assignment.scores, assignment.total, assignment.scored_at = clean, sum(clean.values()), timezone.now()
+    assignment.save()
+    audit_record(actor=actor, action="review.score", obj=assignment, data={"total": assignment.total})
+    return assignment
+
+
+def ranking(program: str, round_id: str) -> QuerySet[Application]:
+    """Applications under review with at least one valid score, best average first."""
+    return (
+        Application.objects.filter(program=program, round_id=round_id, state=State.UNDER_REVIEW)
+        .filter(reviews__conflict=False, reviews__total__isnull=False)
+        .annotate(score=Avg("reviews__total"))
+        .order_by("-score", "submitted_at", "pk")
+    )
+
+
+def adopt_within_budget(*, actor: User, program: str, round_id: str, budget_yen: int) -> list[Application]:
+    """Adopt down the ranking while the estimated subsidies fit the budget (each move audited)."""
+    _require(actor, Role.SECRETARIAT, "採択する")
+    adopted, spent = [], 0
+    for application in ranking(program, round_id):
+        amount = application.estimate_yen or 0
+        if spent + amount > budget_yen:
+            continue  # a cheaper application further down may still fit
+        adopted.append(workflow.transition(actor=actor, application=application, action_name="adopt"))
+        spent += amount
+    return adopted
