@@ -111,3 +111,18 @@ class ReviewAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer} → {self.application}"
+
+
+class ExpenseLine(models.Model):
+    """One line of the 実績報告 ledger, with its evidence; the inspection accepts or rejects it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="expense_lines")
+    category = models.CharField(max_length=30)
+    description = models.CharField("内容", max_length=200)
+    amount_yen = models.BigIntegerField("金額（税抜・円）")
+    evidence = models.ForeignKey(Attachment, on_delete=models.PROTECT, related_name="+")
+    accepted = models.BooleanField("確定検査", null=True)
+    inspection_note = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.description} {self.amount_yen:,}円"

@@ -24,6 +24,7 @@ from shien.rules.text import wareki_datetime
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 EDITABLE = (State.DRAFT, State.RETURNED)
+ATTACHABLE = (*EDITABLE, State.GRANTED)  # application documents, then evidence for the results report
 
 
 def profile_for(application: Application, at: datetime) -> Profile:
@@ -136,8 +137,8 @@ def sniff(content: bytes) -> str | None:
 def attachment_add(*, actor: User, application: Application, name: str, content: bytes) -> Attachment:
     if not can_act_for(actor, application.organization):
         raise DomainError("forbidden", "この申請に添付する権限がありません")
-    if application.state not in EDITABLE:
-        raise DomainError("invalid_state", "提出後の申請には添付できません")
+    if application.state not in ATTACHABLE:
+        raise DomainError("invalid_state", "この状態の申請には添付できません")
     if len(content) > MAX_ATTACHMENT_BYTES:
         raise DomainError("too_large", f"添付ファイルは{MAX_ATTACHMENT_BYTES // 1024 // 1024}MBまでです")
     if not content:
