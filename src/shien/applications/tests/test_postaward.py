@@ -70,9 +70,9 @@ def test_the_whole_post_award_path() -> None:
     app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
     assert app.state == State.PAID
     actions = list(
-        AuditLog.objects.filter(object_id=str(app.pk), action__startswith="application.").values_list(
-            "action", flat=True
-        )
+        AuditLog.objects.filter(object_id=str(app.pk), action__startswith="application.")
+        .order_by("id")
+        .values_list("action", flat=True)
     )
     assert actions[-4:] == ["application.decide_grant", "application.report_results", "application.confirm_amount",
                             "application.record_payment"]  # fmt: skip
