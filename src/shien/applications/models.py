@@ -126,3 +126,15 @@ class ExpenseLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description} {self.amount_yen:,}円"
+
+
+class Form4Issue(models.Model):
+    """持続化補助金: the 事業支援計画書（様式4） issued by a 商工会・商工会議所 advisor."""
+
+    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="form4")
+    advisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField()
+    comment = models.TextField("支援内容", blank=True)
+
+    def __str__(self) -> str:
+        return f"様式4 {self.application}"

@@ -175,6 +175,43 @@ def attachment_add(*, actor: User, application: Application, name: str, content:
 # -- submission -------------------------------------------------------------------------------------------
 
 
+FORM4_PROGRAMS = {"jizokuka"}
+
+
+@transaction.atomic
+def form4_issue(
+    *, actor: User, application: Application, comment: str = "", at: datetime | None = None
+) -> Any:
+    """The advisor (with the business's consent) issues 様式4, by the round's 様式4 deadline."""
+    from shien.accounts.models import Role
+    from shien.applications.models import Form4Issue
+
+    at = (at or now()).astimezone(JST)
+    if application.program not in FORM4_PROGRAMS:
+        raise DomainError("invalid_input", "この補助金に事業支援計画書（様式4）はありません")
+    consent = application.organization.advisor_consents.filter(
+        advisor=actor, revoked_at__isnull=True
+    ).exists()
+    if not (actor.has_role(Role.ADVISOR) and consent):
+        raise DomainError("forbidden", "様式4は、事業者の同意を受けた商工会・商工会議所の支援者が交付します")
+    if application.state not in EDITABLE:
+        raise DomainError("invalid_state", "申請前の申請にだけ様式4を交付できます")
+    window = next(
+        (r for r in registry().programs[application.program].rounds if r.id == application.round_id), None
+    )
+    if window is not None and window.form4_deadline is not None and at > window.form4_deadline:
+        raise DomainError(
+            "form4_deadline_passed",
+            f"様式4の交付の受付締切（原則 {wareki_datetime(window.form4_deadline)}）を過ぎています",
+        )
+    issue, created = Form4Issue.objects.get_or_create(
+        application=application, defaults={"advisor": actor, "issued_at": at, "comment": comment}
+    )
+    if created:
+        audit_record(actor=actor, action="form4.issue", obj=application, data={"advisor": actor.pk})
+    return issue
+
+
 def _next_receipt(program: str, round_id: str) -> str:
     counter, _ = ReceiptCounter.objects.get_or_create(program=program, round_id=round_id)
     counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
@@ -203,6 +240,11 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
         if at > window.acceptance_end:
             raise DomainError(
                 "deadline_passed", f"締切を過ぎています（締切 {wareki_datetime(window.acceptance_end)}）"
+            )
+        if locked.program in FORM4_PROGRAMS and not hasattr(locked, "form4"):
+            raise DomainError(
+                "form4_missing",
+                "商工会・商工会議所から事業支援計画書（様式4）の交付を受けてから申請してください",
             )
         result = _frame_result(locked, at)
         failed = [c for c in result["criteria"] if c["passed"] is False]
