@@ -37,6 +37,7 @@ class Application(models.Model):
     estimate_yen = models.BigIntegerField("補助金額（試算）", null=True, blank=True)
     granted_yen = models.BigIntegerField("交付決定額", null=True, blank=True)
     confirmed_yen = models.BigIntegerField("確定額", null=True, blank=True)
+    paid_on = models.DateField("支払日", null=True, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="autosave: a stale version is refused")
     receipt_number = models.CharField("受付番号", max_length=40, unique=True, null=True, blank=True)
     submitted_at = models.DateTimeField("申請日時", null=True, blank=True)
@@ -138,3 +139,30 @@ class Form4Issue(models.Model):
 
     def __str__(self) -> str:
         return f"様式4 {self.application}"
+
+
+class FollowUpReport(models.Model):
+    """事業化状況報告: one per year after payment, checked against the commitments automatically."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="followups")
+    year = models.PositiveSmallIntegerField("報告年（1〜）")
+    fiscal_year_end = models.DateField("事業年度末")
+    operating_profit_yen = models.BigIntegerField("営業利益")
+    personnel_yen = models.BigIntegerField("人件費")
+    depreciation_yen = models.BigIntegerField("減価償却費")
+    payroll_total_yen = models.BigIntegerField("給与支給総額")
+    min_wage_yen = models.PositiveIntegerField("事業場内最低賃金")
+    checks = models.JSONField(default=list)
+    refund_yen = models.BigIntegerField("返還額", default=0)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "year"], name="one_report_per_year")]
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.year}年目"
+
+    @property
+    def value_added_yen(self) -> int:
+        return self.operating_profit_yen + self.personnel_yen + self.depreciation_yen

@@ -112,6 +112,7 @@ def confirm_amount(
 
 def record_payment(*, actor: User, application: Application, paid_on: date) -> Application:
     def apply(locked: Application) -> dict[str, Any]:
+        locked.paid_on = paid_on
         return {"paid_yen": locked.confirmed_yen, "paid_on": paid_on.isoformat()}
 
     return workflow.transition(

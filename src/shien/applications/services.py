@@ -40,7 +40,7 @@ def profile_for(application: Application, at: datetime) -> Profile:
             "invoice_registered": bool(org.invoice_number) or None,
             **application.plan.get("business", {}),
         },
-        "plan": {k: v for k, v in application.plan.items() if k != "business"},
+        "plan": {k: v for k, v in application.plan.items() if k not in ("business", "followup")},
     }
     try:
         return Profile.model_validate(document)

@@ -1,0 +1,113 @@
+"""事業化状況報告: checks against the commitments and the refund, from dated parameters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+
+from shien.accounts.models import Role
+from shien.applications import followup, postaward, services, workflow
+from shien.applications.models import Application
+from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.core.models import AuditLog
+from shien.rules.errors import DomainError
+from shien.rules.registry import JST
+
+pytestmark = pytest.mark.django_db
+AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
+BASE = {"operating_profit_yen": 20_000_000, "personnel_yen": 70_000_000, "depreciation_yen": 10_000_000,
+        "payroll_total_yen": 60_000_000}  # fmt: skip
+
+
+@pytest.fixture
+def paid(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> tuple[Application, Any]:
+    monkeypatch.setattr(services, "now", lambda: AT)
+    settings.MEDIA_ROOT = str(tmp_path)
+    owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
+    plan = {**MONOZUKURI_PLAN, "followup": {"plan_years": 5, "baseline": BASE}}
+    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
+                                      frame="shoryokuka", plan=plan)  # fmt: skip
+    app = services.application_submit(actor=owner, application=app, at=AT)
+    for action in ("start_review", "adopt"):
+        app = workflow.transition(actor=secretariat, application=app, action_name=action)
+    app = workflow.transition(actor=owner, application=app, action_name="request_grant")
+    app = postaward.grant_decide(actor=secretariat, application=app, granted_yen=25_000_000)
+    proof = services.attachment_add(actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x")
+    app = postaward.results_report(
+        actor=owner,
+        application=app,
+        lines=[
+            {
+                "category": "machinery",
+                "description": "一式",
+                "amount_yen": 60_000_000,
+                "evidence_sha256": proof.sha256,
+            }
+        ],
+    )
+    app, _ = postaward.confirm_amount(
+        actor=secretariat, application=app, decisions={app.expense_lines.get().pk: (True, "")}
+    )
+    app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
+    return app, owner
+
+
+def figures(year: int, *, va: int, payroll: int, wage: int) -> followup.Figures:
+    return followup.Figures(
+        date(2025 + year - 1, 3, 31), va - 80_000_000, 70_000_000, 10_000_000, payroll, wage
+    )
+
+
+def test_a_year_that_meets_every_commitment_refunds_nothing(paid: tuple[Application, Any]) -> None:
+    app, owner = paid
+    # 1 year: value added ≥ 1億 × 1.03, payroll ≥ 6,000万 × 1.015, wage ≥ 広島 1,020 (R6 on 2025-03-31) + 30
+    report = followup.followup_submit(actor=owner, application=app, year=1,
+                                      figures=figures(1, va=103_000_000, payroll=60_900_000, wage=1050))  # fmt: skip
+    assert [c["passed"] for c in report.checks] == [True, True, True] and report.refund_yen == 0
+    with pytest.raises(DomainError, match="すでに提出"):
+        followup.followup_submit(
+            actor=owner, application=app, year=1, figures=figures(1, va=1, payroll=1, wage=1)
+        )
+
+
+def test_growth_is_compared_exactly() -> None:
+    assert followup._grew(103_000_000, 100_000_000, __import__("fractions").Fraction(3, 100), 1)
+    assert not followup._grew(102_999_999, 100_000_000, __import__("fractions").Fraction(3, 100), 1)
+
+
+def test_missing_the_minimum_wage_refunds_a_plan_year_share(paid: tuple[Application, Any]) -> None:
+    app, owner = paid
+    report = followup.followup_submit(actor=owner, application=app, year=1,
+                                      figures=figures(1, va=110_000_000, payroll=62_000_000, wage=1049))  # fmt: skip
+    wage = next(c for c in report.checks if c["code"] == "min_wage")
+    assert wage["passed"] is False and wage["unverified"] is True
+    assert report.refund_yen == app.confirmed_yen // 5  # 25,000,000 ÷ 5 = 5,000,000
+    assert AuditLog.objects.filter(action="followup.submit").get().data["refund_yen"] == 5_000_000
+
+
+def test_payroll_shortfall_at_the_end_of_the_plan_refunds_by_the_shortfall_ratio(
+    paid: tuple[Application, Any],
+) -> None:
+    app, owner = paid
+    # 5 years: target payroll growth (1.015^5 − 1) ≈ 7.73%; achieved 3% → about 61.2% of the amount is refunded
+    report = followup.followup_submit(actor=owner, application=app, year=5,
+                                      figures=figures(5, va=200_000_000, payroll=61_800_000, wage=1100))  # fmt: skip
+    payroll = next(c for c in report.checks if c["code"] == "payroll")
+    assert payroll["passed"] is False
+    from fractions import Fraction
+    from math import floor
+
+    target = Fraction(203, 200) ** 5 - 1
+    expected = floor(25_000_000 * (1 - Fraction(3, 100) / target))
+    assert report.refund_yen == expected
+
+
+def test_only_the_applicant_reports_and_reports_become_overdue(paid: tuple[Application, Any]) -> None:
+    app, owner = paid
+    with pytest.raises(DomainError, match="権限"):
+        followup.followup_submit(actor=user("x@example.jp"), application=app, year=1,
+                                 figures=figures(1, va=1, payroll=1, wage=1))  # fmt: skip
+    late = followup.overdue(datetime(2025, 7, 1, tzinfo=JST))
+    assert (app, 1) in [(a, y) for a, y in late]
