@@ -220,12 +220,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
+    before = calibration()
     results = {
         "machine": {"cpus": os.cpu_count()},
         "single": bench_single(),
         "population": bench_population(args.rows),
         "command": bench_command(args.rows),
     }
+    results["machine"]["calibration_ms"] = {"before": before, "after": calibration()}
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_rules.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     s, pop, cmd = results["single"], results["population"], results["command"]
