@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from shien.accounts.models import User
 from shien.accounts.selectors import organization_get, request_user
 from shien.applications import services
-from shien.applications.models import State
+from shien.applications.models import Application, State
 from shien.applications.selectors import application_get
 from shien.navigator.services import _number
 from shien.rules.errors import DomainError
@@ -28,6 +28,14 @@ FACTS = {
 
 def _user(request: HttpRequest) -> User:
     return request_user(request)
+
+
+def _application(request: HttpRequest, pk: int) -> Application:
+    """The application, if this user may see it; otherwise the same 404 whether absent or forbidden."""
+    try:
+        return application_get(_user(request), pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from None
 
 
 def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -114,10 +122,7 @@ def application_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    try:
-        app = application_get(_user(request), pk)
-    except DomainError as exc:
-        return render(request, "applications/error.html", {"message": exc.message}, status=404)
+    app = _application(request, pk)
     return render(request, "applications/detail.html", _context(app))
 
 
@@ -125,10 +130,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    try:
-        app = application_get(user, pk)
-    except DomainError as exc:
-        return render(request, "applications/error.html", {"message": exc.message}, status=404)
+    app = _application(request, pk)
     try:
         plan, errors = _plan_from(request.POST, registry().programs[app.program].frames[app.frame].expenses)
         if errors:
@@ -146,10 +148,7 @@ def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    try:
-        app = application_get(user, pk)
-    except DomainError as exc:
-        return render(request, "applications/error.html", {"message": exc.message}, status=404)
+    app = _application(request, pk)
     upload = request.FILES.get("file")
     try:
         if upload is None:
@@ -171,10 +170,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    try:
-        app = application_get(user, pk)
-    except DomainError as exc:
-        return render(request, "applications/error.html", {"message": exc.message}, status=404)
+    app = _application(request, pk)
     try:
         app = services.application_submit(actor=user, application=app)
     except DomainError as exc:

@@ -30,3 +30,23 @@ MONOZUKURI_PLAN = {
         "payroll_cagr_pct": "1.5",
     },
 }
+
+
+def granted(
+    owner: User,
+    secretariat: User,
+    at: Any,
+    *,
+    plan: dict[str, Any] | None = None,
+    granted_yen: int = 25_000_000,
+) -> Any:
+    """A ものづくり application taken through submission, review, adoption and the grant decision."""
+    from shien.applications import postaward, services, workflow
+
+    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
+                                      frame="shoryokuka", plan=plan or MONOZUKURI_PLAN)  # fmt: skip
+    app = services.application_submit(actor=owner, application=app, at=at)
+    for action in ("start_review", "adopt"):
+        app = workflow.transition(actor=secretariat, application=app, action_name=action)
+    app = workflow.transition(actor=owner, application=app, action_name="request_grant")
+    return postaward.grant_decide(actor=secretariat, application=app, granted_yen=granted_yen)

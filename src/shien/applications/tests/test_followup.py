@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from shien.accounts.models import Role
-from shien.applications import followup, postaward, services, workflow
+from shien.applications import followup, postaward, services
 from shien.applications.models import Application
-from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, user
 from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -27,13 +27,7 @@ def paid(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> tuple
     settings.MEDIA_ROOT = str(tmp_path)
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
     plan = {**MONOZUKURI_PLAN, "followup": {"plan_years": 5, "baseline": BASE}}
-    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
-                                      frame="shoryokuka", plan=plan)  # fmt: skip
-    app = services.application_submit(actor=owner, application=app, at=AT)
-    for action in ("start_review", "adopt"):
-        app = workflow.transition(actor=secretariat, application=app, action_name=action)
-    app = workflow.transition(actor=owner, application=app, action_name="request_grant")
-    app = postaward.grant_decide(actor=secretariat, application=app, granted_yen=25_000_000)
+    app = granted(owner, secretariat, AT, plan=plan)
     proof = services.attachment_add(actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x")
     app = postaward.results_report(
         actor=owner,

@@ -10,7 +10,7 @@ import pytest
 from shien.accounts.models import Role
 from shien.applications import postaward, services, workflow
 from shien.applications.models import State
-from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organization, user
 from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -80,13 +80,7 @@ def test_the_whole_post_award_path() -> None:
 
 def test_confirmed_amount_never_exceeds_the_grant() -> None:
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
-    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
-                                      frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip
-    app = services.application_submit(actor=owner, application=app, at=AT)
-    for action in ("start_review", "adopt"):
-        app = workflow.transition(actor=secretariat, application=app, action_name=action)
-    app = workflow.transition(actor=owner, application=app, action_name="request_grant")
-    app = postaward.grant_decide(actor=secretariat, application=app, granted_yen=10_000_000)
+    app = granted(owner, secretariat, AT, granted_yen=10_000_000)
     proof = services.attachment_add(actor=owner, application=app, name="請求書.pdf", content=PDF + b"x")
     app = postaward.results_report(
         actor=owner,
