@@ -22,7 +22,7 @@ from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 from shien.rules.text import yen
-from shien.rules.vec import frac
+from shien.rules.vec import frac, percent
 
 FOLLOWUP_PROGRAMS = {"monozukuri"}
 
@@ -68,18 +68,18 @@ def evaluate(application: Application, year: int, figures: Figures) -> tuple[lis
     if base_va:
         ok = _grew(figures.value_added_yen, base_va, va_rate, year)
         checks.append({"code": "value_added", "passed": ok,
-                       "message": f"付加価値額 {yen(figures.value_added_yen)}（基準 {yen(base_va)}、年平均{va_rate * 100}%以上の目標）"})  # fmt: skip
+                       "message": f"付加価値額 {yen(figures.value_added_yen)}（基準 {yen(base_va)}、年平均{percent(va_rate)}%以上の目標）"})  # fmt: skip
     base_pay = baseline.get("payroll_total_yen")
     if base_pay:
         ok = _grew(figures.payroll_total_yen, base_pay, pay_rate, year)
         checks.append({"code": "payroll", "passed": ok,
-                       "message": f"給与支給総額 {yen(figures.payroll_total_yen)}（基準 {yen(base_pay)}、年平均{float(pay_rate * 100):g}%以上の目標）"})  # fmt: skip
+                       "message": f"給与支給総額 {yen(figures.payroll_total_yen)}（基準 {yen(base_pay)}、年平均{percent(pay_rate)}%以上の目標）"})  # fmt: skip
         if not ok and year == plan_years and formulas["payroll"] == "shortfall_ratio":
             target = (1 + pay_rate) ** year - 1
             achieved = Fraction(figures.payroll_total_yen, base_pay) - 1
             ratio = min(Fraction(1), max(Fraction(0), 1 - achieved / target))
             refund += amount * ratio
-            checks[-1]["refund"] = f"計画終了時の未達成率 {float(ratio):.1%} に応じて返還"
+            checks[-1]["refund"] = f"計画終了時の未達成率 {percent(ratio)}% に応じて返還"
     wage_ok = figures.min_wage_yen >= regional + premium
     checks.append({"code": "min_wage", "passed": wage_ok,
                    "message": f"事業場内最低賃金 {figures.min_wage_yen:,}円（地域別最低賃金 {regional:,}円＋{premium}円 以上の目標）"})  # fmt: skip
