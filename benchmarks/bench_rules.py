@@ -33,30 +33,14 @@ import synthetic  # noqa: E402
 from shien import screening  # noqa: E402
 from shien.rules.columns import BY_NAME, EPOCH_ORDINAL  # noqa: E402
 from shien.rules.engine import estimate, warm_up  # noqa: E402
+from shien.rules.examples import EXAMPLE_PROFILE  # noqa: E402
 from shien.rules.registry import JST  # noqa: E402
 from shien.rules.schema import Profile  # noqa: E402
 
 AS_OF = datetime(2024, 3, 20, 10, 0, tzinfo=JST)
 OUT = Path(__file__).parent / "out"
 PROFILES = [
-    {
-        "business": {
-            "prefecture": "広島県",
-            "industry": "製造業",
-            "capital_yen": 100_000_000,
-            "employees": 30,
-            "min_hourly_wage_yen": 1000,
-            "deficit": False,
-            "was_tax_exempt": False,
-            "invoice_registered": False,
-            "revitalization": False,
-        },
-        "plan": {
-            "purposes": ["labor_saving"],
-            "expenses": [{"category": "machinery", "amount_yen": 60_000_000}],
-            "commitments": {"planned_min_hourly_wage_yen": 1030},
-        },
-    },
+    {k: v for k, v in EXAMPLE_PROFILE.items() if k != "as_of"},
     {
         "business": {
             "prefecture": "岡山県",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from shien.rules.columns import BY_NAME, COLUMNS, EPOCH_ORDINAL, Batch, Column, parse_enum, parse_set
+from shien.rules.columns import BY_NAME, COLUMNS, Batch, Column, parse_enum, parse_set
 from shien.rules.engine import evaluate, grant_frames, screen_columns
 from shien.rules.errors import DomainError
 from shien.rules.vec import FAIL, PASS, UNKNOWN
@@ -336,7 +336,3 @@ def write_table(table: pa.Table, path: Path) -> None:
         raise DomainError(
             "unsupported_format", f"出力は .csv または .parquet を指定してください: {path.name}"
         )
-
-
-def date_from_days(days: int) -> date:
-    return date.fromordinal(days + EPOCH_ORDINAL)

@@ -179,18 +179,6 @@ class Batch:
     def full(self, value: Any) -> Any:
         return value if self.scalar else np.full(self.n, value)
 
-    def to_scalar(self) -> Batch:
-        """The same single business on Python scalars."""
-        if self.n != 1:
-            raise ValueError("only a batch of one can run on scalars")
-        return Batch(
-            1,
-            {k: v[0].item() for k, v in self.values.items()},
-            {k: bool(v[0]) for k, v in self.known.items()},
-            scalar=True,
-        )
-
-    # -- readers used by the rules --
     def number(self, name: str) -> tuple[Ints, Bools]:
         return self.values[name], self.known[name]
 
@@ -284,10 +272,6 @@ class Batch:
                 values[column.name] = np.array([v if v is not None else 0 for v in raw], dtype=np.int64)
             known[column.name] = mask
         return cls(n, values, known)
-
-    @classmethod
-    def from_profiles(cls, profiles: list[Profile]) -> Batch:
-        return cls.from_records([profile_to_record(p) for p in profiles])
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Batch:

@@ -31,10 +31,6 @@ UNKNOWN: Final = np.int8(1)
 PASS: Final = np.int8(2)
 
 
-def is_vector(value: Any) -> bool:
-    return type(value) is np.ndarray
-
-
 def tri(condition: Bools, known: Bools | None = None) -> Tri:
     """PASS where the condition holds, FAIL where not, UNKNOWN where the facts are not known."""
     if type(condition) is not np.ndarray:
@@ -80,10 +76,6 @@ def negate(value: Tri) -> Tri:
 def is_true(value: Tri) -> Bools:
     """Only what is known to hold (unknown counts as not holding, e.g. for a preferential rate)."""
     return value == PASS
-
-
-def not_failed(value: Tri) -> Bools:
-    return value != FAIL
 
 
 def all_passable(values: list[Tri]) -> Bools:

@@ -12,30 +12,9 @@ from typing import Any
 import pytest
 
 from shien.cli import main
+from shien.rules.examples import EXAMPLE_PROFILE
 
-EXAMPLE = {
-    "as_of": "2024-03-20T10:00:00+09:00",
-    "business": {
-        "prefecture": "広島県",
-        "industry": "製造業",
-        "capital_yen": 100000000,
-        "employees": 30,
-        "min_hourly_wage_yen": 1000,
-        "deficit": False,
-        "was_tax_exempt": False,
-        "invoice_registered": False,
-        "revitalization": False,
-    },
-    "plan": {
-        "purposes": ["labor_saving"],
-        "expenses": [{"category": "machinery", "amount_yen": 60000000}],
-        "commitments": {
-            "wage_increase_special": False,
-            "covid_recovery_special": False,
-            "planned_min_hourly_wage_yen": 1030,
-        },
-    },
-}
+EXAMPLE = EXAMPLE_PROFILE
 
 
 def run(

@@ -50,3 +50,19 @@ def granted(
         app = workflow.transition(actor=secretariat, application=app, action_name=action)
     app = workflow.transition(actor=owner, application=app, action_name="request_grant")
     return postaward.grant_decide(actor=secretariat, application=app, granted_yen=granted_yen)
+
+
+def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None = None) -> Any:
+    """`granted`, then a 60,000,000円 results report accepted in full, confirmed and paid on 2025-01-31."""
+    from datetime import date
+
+    from shien.applications import postaward, services
+
+    app = granted(owner, secretariat, at, plan=plan)
+    proof = services.attachment_add(actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x")
+    app = postaward.results_report(actor=owner, application=app, lines=[
+        {"category": "machinery", "description": "一式", "amount_yen": 60_000_000, "evidence_sha256": proof.sha256}])  # fmt: skip
+    app, _ = postaward.confirm_amount(
+        actor=secretariat, application=app, decisions={app.expense_lines.get().pk: (True, "")}
+    )
+    return postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from shien.accounts.models import Role
-from shien.applications import followup, postaward, services
+from shien.applications import followup, services
 from shien.applications.models import Application
-from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, user
+from shien.applications.tests.factories import MONOZUKURI_PLAN, user
+from shien.applications.tests.factories import paid as paid_application
 from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -27,24 +28,7 @@ def paid(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> tuple
     settings.MEDIA_ROOT = str(tmp_path)
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
     plan = {**MONOZUKURI_PLAN, "followup": {"plan_years": 5, "baseline": BASE}}
-    app = granted(owner, secretariat, AT, plan=plan)
-    proof = services.attachment_add(actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x")
-    app = postaward.results_report(
-        actor=owner,
-        application=app,
-        lines=[
-            {
-                "category": "machinery",
-                "description": "一式",
-                "amount_yen": 60_000_000,
-                "evidence_sha256": proof.sha256,
-            }
-        ],
-    )
-    app, _ = postaward.confirm_amount(
-        actor=secretariat, application=app, decisions={app.expense_lines.get().pk: (True, "")}
-    )
-    app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
+    app = paid_application(owner, secretariat, AT, plan=plan)
     return app, owner
 
 
