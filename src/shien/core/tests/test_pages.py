@@ -62,7 +62,7 @@ def test_home_in_chromium_is_japanese_and_keyboard_reachable(
 ) -> None:
     page.goto(live_server.url + "/")
     assert page.locator("html").get_attribute("lang") == "ja"
-    assert page.get_by_role("heading", name="中小企業の支援制度").is_visible()
+    page.get_by_role("heading", name="中小企業の支援制度").wait_for()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "本文へ移動"
     for width, name in ((390, "phone"), (1280, "desktop")):

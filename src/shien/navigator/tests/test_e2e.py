@@ -28,11 +28,12 @@ def test_newcomer_goes_from_home_through_shindan_to_the_right_amount(
 ) -> None:
     page.goto(live_server.url + "/")
     page.get_by_role("link", name="自社が使える補助金を診断する").click()
-    assert page.get_by_role("heading", name="補助金の診断").is_visible()
+    page.get_by_role("heading", name="補助金の診断").wait_for()  # waits for the navigation to render
     fill_example(page)
     page.get_by_role("button", name="結果を見る").click()
     page.wait_for_url("**/shindan/result/**")
     first = page.locator("section.result").first
+    first.wait_for()
     assert "ものづくり補助金 省力化(オーダーメイド)枠" in first.inner_text()
     assert "25,000,000円" in first.locator(".amount").inner_text()
     for width, name in ((390, "phone"), (1280, "desktop")):
