@@ -137,3 +137,21 @@ class AdvisorConsent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.advisor} → {self.organization}"
+
+
+class ExternalIdentity(models.Model):
+    """A login through an external OpenID Connect provider (e.g. GビズID): issuer + subject → user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "外部ID連携"
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="unique_external_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject} → {self.user}"

@@ -152,6 +152,8 @@ class FollowUpReport(models.Model):
     depreciation_yen = models.BigIntegerField("減価償却費")
     payroll_total_yen = models.BigIntegerField("給与支給総額")
     min_wage_yen = models.PositiveIntegerField("事業場内最低賃金")
+    employees = models.PositiveIntegerField("従業員数", null=True, blank=True)
+    sales_yen = models.BigIntegerField("売上高", null=True, blank=True)
     checks = models.JSONField(default=list)
     refund_yen = models.BigIntegerField("返還額", default=0)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -166,3 +168,40 @@ class FollowUpReport(models.Model):
     @property
     def value_added_yen(self) -> int:
         return self.operating_profit_yen + self.personnel_yen + self.depreciation_yen
+
+
+class ChangeRequest(models.Model):
+    """計画変更: the applicant asks to change the plan of a granted project; the secretariat decides.
+
+    The request has its own small state machine (pending → approved | rejected | withdrawn); an
+    approved request replaces the application's plan, and the granted amount never rises."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "審査中"
+        APPROVED = "approved", "承認"
+        REJECTED = "rejected", "不承認"
+        WITHDRAWN = "withdrawn", "取下げ"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="change_requests")
+    plan = models.JSONField("変更後の計画")
+    reason = models.TextField("変更の理由")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    estimate_yen = models.BigIntegerField("変更後の補助金額（試算）", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "計画変更"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application"], condition=models.Q(status="pending"), name="one_pending_change"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"計画変更 {self.application} ({self.get_status_display()})"

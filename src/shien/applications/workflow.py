@@ -16,6 +16,7 @@ from django.db import transaction
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for
 from shien.applications.models import Application, State
+from shien.applications.notifications import application_transitioned
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 
@@ -109,11 +110,12 @@ def transition(
             locked.granted_yen = locked.granted_yen or locked.estimate_yen
             data["adoption_is_grant"] = True
         locked.save()
-        audit_record(
+        audit = audit_record(
             actor=actor,
             action=f"application.{action.name}",
             obj=locked,
             reason=reason,
             data={"from": before, "to": locked.state, **data},
         )
+        application_transitioned(locked, action.name, audit.pk, reason)
     return locked

@@ -24,6 +24,7 @@ urlpatterns = [
     path("calendar/<str:program_id>.ics", feeds.ics_program, name="ics-program"),
     path("calendar/<str:program_id>/<str:frame_id>.ics", feeds.ics_frame, name="ics-frame"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/", include("shien.accounts.urls")),  # two-factor, OpenID Connect
     path("accounts/", include("django.contrib.auth.urls")),
     path("mypage/", accounts.mypage, name="mypage"),
     path("organizations/new/", accounts.organization_new, name="organization-new"),
@@ -32,6 +33,9 @@ urlpatterns = [
     path("applications/<int:pk>/autosave/", applications.application_autosave, name="application-autosave"),
     path("applications/<int:pk>/attachments/", applications.attachment_upload, name="attachment-upload"),
     path("applications/<int:pk>/submit/", applications.application_submit, name="application-submit"),
+    path("applications/", include("shien.applications.urls_applicant")),  # 様式4, grant, reports, changes
+    path("office/", include("shien.applications.urls_office")),  # secretariat and reviewers
+    path("", include("shien.core.urls")),  # inbox, calendars of each grant
     path("api/v1/", api.urls),
     # jGrants-compatible read API
     path("exp/v1/public/subsidies", jg.subsidies, name="jgrants-subsidies"),
