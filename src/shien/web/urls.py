@@ -34,6 +34,7 @@ urlpatterns = [
     path("applications/<int:pk>/attachments/", applications.attachment_upload, name="attachment-upload"),
     path("applications/<int:pk>/submit/", applications.application_submit, name="application-submit"),
     path("applications/", include("shien.applications.urls_applicant")),  # 様式4, grant, reports, changes
+    path("applications/", include("shien.applications.urls_followup")),  # 事業化状況報告・効果報告
     path("office/", include("shien.applications.urls_office")),  # secretariat and reviewers
     path("", include("shien.core.urls")),  # inbox, calendars of each grant
     path("api/v1/", api.urls),
