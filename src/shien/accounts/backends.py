@@ -43,3 +43,14 @@ class LockoutBackend(ModelBackend):
         if user.failed_logins or user.locked_until:
             User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         return user
+
+
+class ExternalIdentityBackend(ModelBackend):
+    """Marks sessions of users who logged in through an OpenID Connect provider (`shien.accounts.oidc`).
+
+    It authenticates nobody by itself: the provider's answer is verified by the callback view, which
+    then calls `login(request, user, backend=...)` with this backend.
+    """
+
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> User | None:
+        return None

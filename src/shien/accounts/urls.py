@@ -1,5 +1,21 @@
-"""URL patterns of this module (included from shien.web.urls)."""
+"""Login (password + two-factor code, OpenID Connect) and the security settings (included at accounts/).
 
-from django.urls import URLPattern, URLResolver
+Included before django.contrib.auth.urls, so `login` here replaces Django's view.
+"""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from shien.accounts import auth_views as views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/verify/", views.login_verify, name="login-verify"),
+    path("oidc/start/", views.oidc_start, name="oidc-start"),
+    path("oidc/callback/", views.oidc_callback, name="oidc-callback"),
+    path("security/", views.security, name="security"),
+    path("security/totp/setup/", views.totp_setup, name="totp-setup"),
+    path("security/totp/", views.totp_enable, name="totp-enable"),
+    path("security/totp/disable/", views.totp_disable, name="totp-disable"),
+    path("security/backup-codes/", views.backup_codes, name="backup-codes"),
+    path("security/backup-codes/new/", views.backup_codes_regenerate, name="backup-codes-regenerate"),
+]

@@ -102,7 +102,10 @@ LOGOUT_REDIRECT_URL = "home"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shien <noreply@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")  # links in emails
-AUTHENTICATION_BACKENDS = ["shien.accounts.backends.LockoutBackend"]
+AUTHENTICATION_BACKENDS = [
+    "shien.accounts.backends.LockoutBackend",  # email + password, locks after 5 failures
+    "shien.accounts.backends.ExternalIdentityBackend",  # sessions of OpenID Connect logins
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -169,3 +172,31 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
 }
+
+# --- Two-factor login and OpenID Connect login (shien.accounts.twofactor, shien.accounts.oidc) ---
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="shien")  # the name shown in authenticator apps
+# waits of 1, 2, 4, 8 s after wrong codes; the 5th wrong code in a row locks login for 15 minutes
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 0  # wrong backup codes count on the TOTP device's counter instead
+OIDC_ENABLED = env.bool("OIDC_ENABLED", default=False)
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="GビズID")  # 「GビズIDでログイン」
+# endpoints from discovery at <issuer>/.well-known/openid-configuration (or OIDC_OP_DISCOVERY_URL);
+# each OIDC_OP_*_ENDPOINT set here overrides the discovered one
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")
+OIDC_OP_DISCOVERY_URL = env.str("OIDC_OP_DISCOVERY_URL", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")  # comma-separated; keys from the JWKS
+# default: <this site>/accounts/oidc/callback/ (as registered with the provider)
+OIDC_RP_REDIRECT_URI = env.str("OIDC_RP_REDIRECT_URI", default="")
+# client_secret_basic or client_secret_post
+OIDC_TOKEN_AUTH_METHOD = env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic")
+OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)  # S256, unless discovery says it is unsupported
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)  # seconds per request to the provider
+OIDC_MFA_AMR = env.list("OIDC_MFA_AMR", default=["mfa"])  # amr values that stand for our TOTP step
+# --- end of two-factor / OpenID Connect settings ---

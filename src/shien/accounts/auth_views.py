@@ -1,0 +1,283 @@
+"""Login pages: password (+ TOTP code when enabled), OpenID Connect, and the security settings page.
+
+A user with two-factor login enabled is not logged in after the password (or the external provider):
+the session only holds a pending login (user id, backend, where to go, 10 minutes), and Django's
+`login()` runs after the code is accepted. Until then `@login_required` pages redirect to the login.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import django_otp
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView as DjangoLoginView
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from shien.accounts import oidc, twofactor
+from shien.accounts.models import User
+from shien.accounts.selectors import request_user
+from shien.rules.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+PENDING_KEY = "two_factor_pending"
+PENDING_TTL = 600  # seconds between the first and the second step
+BACKUP_CODES_KEY = "two_factor_new_backup_codes"
+OIDC_BACKEND = "shien.accounts.backends.ExternalIdentityBackend"
+STATUS = {
+    "wrong_code": 400,
+    "throttled": 429,
+    "locked": 429,
+    "not_enabled": 409,
+    "already_enabled": 409,
+    "no_device": 409,
+}
+
+
+def _safe_next(request: HttpRequest, url: str) -> str:
+    if url and url_has_allowed_host_and_scheme(url, {request.get_host()}, request.is_secure()):
+        return url
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _start_pending(
+    request: HttpRequest, user: User, backend: str, next_url: str, via_oidc: Any = None
+) -> None:
+    request.session[PENDING_KEY] = {
+        "user_id": user.pk,
+        "backend": backend,
+        "next": next_url,
+        "at": time.time(),
+        "oidc": via_oidc,
+    }
+
+
+def _pending(request: HttpRequest) -> tuple[dict[str, Any], User] | None:
+    data = request.session.get(PENDING_KEY)
+    if not data or time.time() - data.get("at", 0) > PENDING_TTL:
+        request.session.pop(PENDING_KEY, None)
+        return None
+    user = User.objects.filter(pk=data["user_id"], is_active=True).first()
+    return (data, user) if user is not None else None
+
+
+def _finish(
+    request: HttpRequest, user: User, backend: str, next_url: str, device: Any = None
+) -> HttpResponse:
+    """Log in (a new session key), remember the verified device, prompt staff to enable 2FA."""
+    login(request, user, backend=backend)
+    if device is not None:
+        django_otp.login(request, device)
+    if twofactor.two_factor_recommended(user):
+        messages.warning(
+            request,
+            "職員（審査員・事務局・経済産業局）の方は2段階認証の設定をお勧めします。"
+            "マイページの「セキュリティ設定」から設定できます",
+        )
+    return redirect(_safe_next(request, next_url))
+
+
+class LoginView(DjangoLoginView):
+    """Email and password; then, for users with a confirmed TOTP device, the code step."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if twofactor.has_two_factor(user):
+            _start_pending(self.request, user, user.backend, self.get_success_url())
+            return redirect("login-verify")
+        return _finish(self.request, user, user.backend, self.get_success_url())
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(**kwargs) | {
+            "oidc_enabled": oidc.enabled(),
+            "oidc_provider_name": oidc.provider_name(),
+        }
+
+
+@never_cache
+def login_verify(request: HttpRequest) -> HttpResponse:
+    """The second step: a code from the authenticator app, or a backup code."""
+    found = _pending(request)
+    if found is None:
+        messages.info(request, "もう一度メールアドレスとパスワードでログインしてください")
+        return redirect("login")
+    data, user = found
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            verified = twofactor.verify_code(user=user, code=request.POST.get("code", ""))
+        except DomainError as exc:
+            error, status = exc.message, STATUS.get(exc.code, 400)
+            if exc.code == "locked":
+                request.session.pop(PENDING_KEY, None)
+        else:
+            request.session.pop(PENDING_KEY, None)
+            if data.get("oidc"):
+                try:
+                    oidc.record_login(oidc.login_from_session(user, data["oidc"], data["next"]))
+                except oidc.OIDCError as exc:
+                    return _oidc_error(request, exc)
+            if verified.backup_code:
+                left = twofactor.backup_codes_left(user)
+                messages.warning(
+                    request,
+                    f"バックアップコードを使いました（残り{left}個）。"
+                    "少なくなったらセキュリティ設定で作り直してください",
+                )
+            return _finish(request, user, data["backend"], data["next"], verified.device)
+    return render(
+        request,
+        "registration/login_verify.html",
+        {"error": error, "locked": status == 429 and PENDING_KEY not in request.session},
+        status=status,
+    )
+
+
+# --- OpenID Connect ---------------------------------------------------------------------------
+
+
+def _oidc_error(request: HttpRequest, exc: oidc.OIDCError) -> HttpResponse:
+    return render(
+        request,
+        "registration/oidc_error.html",
+        {"message": exc.message, "code": exc.code, "provider_name": oidc.provider_name()},
+        status=exc.status,
+    )
+
+
+@never_cache
+def oidc_start(request: HttpRequest) -> HttpResponseBase:
+    if not oidc.enabled():
+        raise Http404
+    next_url = _safe_next(request, request.GET.get("next", ""))
+    try:
+        return redirect(oidc.authorization_url(request, next_url))
+    except oidc.OIDCError as exc:
+        return _oidc_error(request, exc)
+
+
+@never_cache
+def oidc_callback(request: HttpRequest) -> HttpResponse:
+    if not oidc.enabled():
+        raise Http404
+    try:
+        result = oidc.callback(request)
+        if twofactor.has_two_factor(result.user) and not result.provider_mfa:
+            _start_pending(request, result.user, OIDC_BACKEND, result.next_url, oidc.login_to_session(result))
+            return redirect("login-verify")
+        oidc.record_login(result)
+    except oidc.OIDCError as exc:
+        return _oidc_error(request, exc)
+    except Exception:  # never a 500 page in the middle of a login
+        logger.exception("OIDC callback failed")
+        return _oidc_error(
+            request,
+            oidc.OIDCError("unexpected", "ログインの処理中に問題が起きました。もう一度お試しください", 502),
+        )
+    return _finish(request, result.user, OIDC_BACKEND, result.next_url)
+
+
+# --- セキュリティ設定 --------------------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def security(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    return render(request, "accounts/security.html", _security_context(user))
+
+
+def _security_context(user: User, **extra: Any) -> dict[str, Any]:
+    device = twofactor.totp_device(user)
+    return {
+        "device": device,
+        "backup_codes_left": twofactor.backup_codes_left(user) if device else 0,
+        "recommended": twofactor.two_factor_recommended(user),
+        "identities": user.external_identities.order_by("created_at"),
+        "oidc_provider_name": oidc.provider_name(),
+        **extra,
+    }
+
+
+@login_required
+@require_POST
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    try:
+        twofactor.totp_setup(user=request_user(request))
+    except DomainError as exc:
+        messages.info(request, exc.message)
+        return redirect("security")
+    return redirect("totp-enable")
+
+
+@login_required
+@never_cache
+def totp_enable(request: HttpRequest) -> HttpResponse:
+    """The QR code and secret of the pending device, and the code that confirms it."""
+    user = request_user(request)
+    device = twofactor.pending_totp_device(user)
+    if device is None:
+        return redirect("security")
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            codes = twofactor.totp_confirm(user=user, code=request.POST.get("code", ""))
+        except DomainError as exc:
+            error, status = exc.message, STATUS.get(exc.code, 400)
+        else:
+            django_otp.login(request, twofactor.totp_device(user))
+            request.session[BACKUP_CODES_KEY] = codes
+            messages.success(request, "2段階認証を有効にしました")
+            return redirect("backup-codes")
+    context = {"qr": twofactor.qr_data_uri(device), "secret": twofactor.secret_text(device), "error": error}
+    return render(request, "accounts/totp_enable.html", context, status=status)
+
+
+@login_required
+@never_cache
+def backup_codes(request: HttpRequest) -> HttpResponse:
+    """New backup codes, shown once (taken out of the session)."""
+    codes = request.session.pop(BACKUP_CODES_KEY, None)
+    if not codes:
+        messages.info(
+            request, "バックアップコードは作成したときに一度だけ表示します。必要なら作り直してください"
+        )
+        return redirect("security")
+    return render(request, "accounts/backup_codes.html", {"codes": codes})
+
+
+@login_required
+@require_POST
+def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    try:
+        codes = twofactor.backup_codes_regenerate(user=user, code=request.POST.get("code", ""))
+    except DomainError as exc:
+        context = _security_context(user, regenerate_error=exc.message)
+        return render(request, "accounts/security.html", context, status=STATUS.get(exc.code, 400))
+    request.session[BACKUP_CODES_KEY] = codes
+    return redirect("backup-codes")
+
+
+@login_required
+@require_POST
+def totp_disable(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    try:
+        twofactor.disable(user=user, code=request.POST.get("code", ""))
+    except DomainError as exc:
+        context = _security_context(user, disable_error=exc.message)
+        return render(request, "accounts/security.html", context, status=STATUS.get(exc.code, 400))
+    request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+    messages.success(request, "2段階認証を無効にしました")
+    return redirect("security")

@@ -1,0 +1,67 @@
+"""Fixtures of the login tests: a frozen TOTP clock, codes computed from a device's key, a local OIDC provider."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from shien.accounts.tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, Running
+
+
+class Clock:
+    """The time django-otp's TOTP device sees (so that codes do not change in the middle of a test)."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()) // 30 * 30 + 5)
+
+    def code(self, device: TOTPDevice, steps: int = 0) -> str:
+        """The code the user's authenticator app shows `steps` periods from now."""
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = self.now + steps * device.step
+        return f"{totp.token():0{device.digits}d}"
+
+    def tick(self) -> None:
+        """The next 30 s period: a new code (a used code is never accepted twice)."""
+        self.now += 30
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    frozen = Clock()
+    monkeypatch.setattr("django_otp.plugins.otp_totp.models.time", SimpleNamespace(time=lambda: frozen.now))
+    return frozen
+
+
+def wait_out_throttle() -> None:
+    """As if the user waited long enough after a wrong code (django-otp's back-off is 1, 2, 4 … s)."""
+    TOTPDevice.objects.update(throttling_failure_timestamp=timezone.now() - timedelta(hours=1))
+
+
+@pytest.fixture(scope="session")
+def running_provider() -> Iterator[Running]:
+    running = Running()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def provider(running_provider: Running, settings: Any) -> Provider:
+    """The local provider, reset, and the site configured to log in through it."""
+    p = running_provider.provider
+    p.reset()
+    cache.clear()  # discovery and JWKS are cached per URL
+    settings.OIDC_ENABLED = True
+    settings.OIDC_PROVIDER_NAME = "GビズID"
+    settings.OIDC_OP_ISSUER = p.url
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
+    return p

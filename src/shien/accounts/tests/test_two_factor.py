@@ -1,0 +1,183 @@
+"""Two-factor login: enabling with a code, the two-step login, backup codes, throttling and lock, disabling."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from shien.accounts import twofactor
+from shien.accounts.models import Role, User
+from shien.accounts.tests.conftest import Clock, wait_out_throttle
+from shien.applications.tests.factories import user
+from shien.core.models import AuditLog
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse battery"
+
+
+def enabled(u: User, clock: Clock) -> tuple[TOTPDevice, list[str]]:
+    """A user with 2FA on (as through the security page); the clock moves to the next code."""
+    device = twofactor.totp_setup(user=u)
+    codes = twofactor.totp_confirm(user=u, code=clock.code(device))
+    clock.tick()
+    device.refresh_from_db()
+    return device, codes
+
+
+def password_step(client: Client, email: str, next_url: str = "") -> str:
+    response = client.post("/accounts/login/", {"username": email, "password": PASSWORD, "next": next_url})
+    assert response.status_code == 302
+    return response.url
+
+
+def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: Client, clock: Clock) -> None:
+    u = user("taro@example.jp")
+    assert password_step(client, "taro@example.jp") == "/mypage/"  # no 2FA yet: one step
+    page = client.get("/accounts/security/").content.decode()
+    assert "未設定" in page and "2段階認証を設定する" in page
+    for _ in range(2):  # a double click makes one device
+        assert client.post("/accounts/security/totp/setup/").url == "/accounts/security/totp/"
+    device = TOTPDevice.objects.get(user=u)
+    assert not device.confirmed
+    page = client.get("/accounts/security/totp/").content.decode()
+    assert 'src="data:image/svg+xml;base64,' in page
+    svg = base64.b64decode(re.search(r'data:image/svg\+xml;base64,([^"]+)"', page).group(1))
+    assert svg.startswith(b"<svg") and b"<path" in svg
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+    assert base64.b32decode(secret + "=" * (-len(secret) % 8)) == device.bin_key  # the key the app gets
+
+    wrong = "000000" if clock.code(device) != "000000" else "111111"
+    response = client.post("/accounts/security/totp/", {"code": wrong})
+    assert response.status_code == 400 and "確認コードが正しくありません" in response.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    wait_out_throttle()
+    response = client.post("/accounts/security/totp/", {"code": clock.code(device)})
+    assert response.status_code == 302 and response.url == "/accounts/security/backup-codes/"
+    device.refresh_from_db()
+    assert device.confirmed
+    page = client.get(response.url).content.decode()
+    codes = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", page)
+    assert len(codes) == 10 and set(codes) == set(StaticToken.objects.values_list("token", flat=True))
+    assert client.get(response.url).status_code == 302  # shown once
+    assert "有効" in client.get("/accounts/security/").content.decode()
+    assert AuditLog.objects.filter(action="otp.enable", object_id=str(u.pk), actor=u).exists()
+    with pytest.raises(Exception, match="すでに有効"):
+        twofactor.totp_setup(user=u)
+
+
+def test_login_asks_for_the_code_and_is_not_logged_in_before(client: Client, clock: Clock) -> None:
+    u = user("hanako@example.jp")
+    device, _ = enabled(u, clock)
+    assert password_step(client, "hanako@example.jp", "/accounts/security/") == "/accounts/login/verify/"
+    assert "_auth_user_id" not in client.session
+    mypage = client.get("/mypage/")
+    assert mypage.status_code == 302 and mypage.url.startswith("/accounts/login/")  # @login_required holds
+    page = client.get("/accounts/login/verify/")
+    assert "確認コード" in page.content.decode() and page["Cache-Control"].startswith("max-age=0")
+    response = client.post("/accounts/login/verify/", {"code": "12345"})
+    assert response.status_code == 400 and "あと4回" in response.content.decode()
+    assert client.get("/mypage/").status_code == 302
+    wait_out_throttle()
+    code = clock.code(device)
+    response = client.post("/accounts/login/verify/", {"code": f"{code[:3]} {code[3:]}"})  # spaces are fine
+    assert response.status_code == 302 and response.url == "/accounts/security/"  # `next` is kept
+    assert client.get("/mypage/").status_code == 200
+    assert client.session["_auth_user_id"] == str(u.pk)
+    assert client.session["otp_device_id"] == device.persistent_id
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0
+    # the same code is not accepted twice (another browser trying it now)
+    other = Client()
+    password_step(other, "hanako@example.jp")
+    assert other.post("/accounts/login/verify/", {"code": code}).status_code == 400
+
+
+def test_a_backup_code_works_once(client: Client, clock: Clock) -> None:
+    u = user("backup@example.jp")
+    _, codes = enabled(u, clock)
+    password_step(client, "backup@example.jp")
+    response = client.post("/accounts/login/verify/", {"code": codes[0].upper()})
+    assert response.status_code == 302 and response.url == "/mypage/"
+    assert "残り9個" in client.get("/mypage/").content.decode()
+    assert AuditLog.objects.filter(action="otp.backup_code_use", data__left=9).count() == 1
+    client.post("/accounts/logout/")
+    password_step(client, "backup@example.jp")
+    response = client.post("/accounts/login/verify/", {"code": codes[0]})
+    assert response.status_code == 400 and "_auth_user_id" not in client.session
+
+
+def test_wrong_codes_are_throttled_and_the_fifth_locks_login(client: Client, clock: Clock) -> None:
+    u = user("brute@example.jp")
+    device, _ = enabled(u, clock)
+    password_step(client, "brute@example.jp")
+    assert client.post("/accounts/login/verify/", {"code": "999999"}).status_code in (400,)
+    at_once = client.post("/accounts/login/verify/", {"code": clock.code(device)})  # even the right code
+    assert at_once.status_code == 429 and "秒ほど待って" in at_once.content.decode()
+    wait_out_throttle()
+    assert (
+        client.post("/accounts/login/verify/", {"code": "zzzzzzzz"}).status_code == 400
+    )  # wrong backup code
+    # a correct password again does not reset the count of wrong codes
+    client = Client()
+    password_step(client, "brute@example.jp")
+    for left in (2, 1):
+        wait_out_throttle()
+        response = client.post("/accounts/login/verify/", {"code": "999999"})
+        assert f"あと{left}回" in response.content.decode()
+    wait_out_throttle()
+    locked = client.post("/accounts/login/verify/", {"code": "999999"})
+    assert locked.status_code == 429 and "15分間ログインできません" in locked.content.decode()
+    u.refresh_from_db()
+    assert u.locked_until is not None
+    assert AuditLog.objects.filter(action="auth.lock", object_id=str(u.pk)).exists()
+    assert client.get("/accounts/login/verify/").status_code == 302  # the pending login is gone
+    refused = client.post("/accounts/login/", {"username": "brute@example.jp", "password": PASSWORD})
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session  # the password is locked too
+
+
+def test_disabling_needs_a_current_code(client: Client, clock: Clock) -> None:
+    u = user("off@example.jp")
+    device, _ = enabled(u, clock)
+    password_step(client, "off@example.jp")
+    client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    clock.tick()
+    response = client.post("/accounts/security/totp/disable/", {"code": "000001"})
+    assert response.status_code == 400 and "正しくありません" in response.content.decode()
+    assert twofactor.has_two_factor(u)
+    wait_out_throttle()
+    response = client.post("/accounts/security/totp/disable/", {"code": clock.code(device)})
+    assert response.status_code == 302 and not twofactor.has_two_factor(u)
+    assert not StaticToken.objects.exists()
+    assert AuditLog.objects.filter(action="otp.disable", object_id=str(u.pk)).exists()
+    client.post("/accounts/logout/")
+    assert password_step(Client(), "off@example.jp") == "/mypage/"  # one step again
+
+
+def test_new_backup_codes_replace_the_old_ones(client: Client, clock: Clock) -> None:
+    u = user("regen@example.jp")
+    device, old = enabled(u, clock)
+    client.force_login(u)
+    response = client.post("/accounts/security/backup-codes/new/", {"code": clock.code(device)})
+    assert response.url == "/accounts/security/backup-codes/"
+    new = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", client.get(response.url).content.decode())
+    assert len(new) == 10 and not set(new) & set(old)
+    assert AuditLog.objects.filter(action="otp.backup_codes_regenerate").count() == 1
+    with pytest.raises(Exception, match="正しくありません"):
+        twofactor.verify_code(user=u, code=old[1])
+
+
+def test_staff_are_prompted_to_enable_two_factor(client: Client, clock: Clock) -> None:
+    user("jimukyoku@example.jp", Role.SECRETARIAT)
+    user("owner@example.jp")
+    password_step(client, "jimukyoku@example.jp")
+    page = client.get("/mypage/").content.decode()
+    assert "2段階認証の設定をお勧めします" in page and 'href="/accounts/security/"' in page
+    other = Client()
+    password_step(other, "owner@example.jp")
+    assert "お勧めします" not in other.get("/mypage/").content.decode()
