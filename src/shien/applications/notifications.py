@@ -1,13 +1,19 @@
 """Who hears of an application's transitions: its organization's members and consented advisors get an
-inbox message (and an email) for every move made on it; nothing is sent for a move that rolls back."""
+inbox message (and an email) for every move made on it; nothing is sent for a move that rolls back.
+Report reminders (`report_due`, `report_overdue`) are keyed by application, report and due date, so a
+reminder run twice, or by two cron jobs at once, sends each message once."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.urls import reverse
 
 from shien.accounts.models import User
 from shien.applications.models import Application, State
 from shien.core.notifications import notify
+from shien.rules.registry import registry
+from shien.rules.text import wareki_date
 
 MESSAGES = {
     "submit": "申請を受け付けました",
@@ -48,3 +54,61 @@ def application_transitioned(application: Application, action: str, audit_id: in
             key=f"audit:{audit_id}",
             email=action != "submit",  # the receipt email already tells the submitter
         )
+
+
+def _report_url(application: Application, row: dict[str, Any]) -> str:
+    if row["kind"] == "results":
+        return reverse("application-detail", args=[application.pk])
+    return reverse("followup", args=[application.pk])
+
+
+def _slot(row: dict[str, Any]) -> str:
+    return "results" if row["kind"] == "results" else f"y{row['year']}"
+
+
+def _lines(application: Application, row: dict[str, Any]) -> list[str]:
+    program = registry().programs[application.program]
+    lines = [
+        f"事業者: {application.organization.name}",
+        f"補助金: {program.short_name}（受付番号 {application}）",
+    ]
+    if row.get("window_start"):
+        lines.append(f"提出期間: {wareki_date(row['window_start'])} 〜 {wareki_date(row['due'])}")
+    lines.append(f"提出期限: {wareki_date(row['due'])}")
+    if row.get("unverified"):
+        lines.append("※期限は公募要領で確認できていない前提に基づく目安です。事務局の案内もご確認ください。")
+    return lines
+
+
+def report_due(application: Application, row: dict[str, Any], days_left: int, threshold: int) -> int:
+    """A reminder before a report's due date, once per threshold (e.g. 30/7/1 days) and due date."""
+    when = "本日が提出期限です" if days_left == 0 else f"提出期限まであと{days_left}日です"
+    title = f"{application}: {row['label']} の{when}"
+    body = "\n".join([f"{row['label']}の{when}。", *_lines(application, row)])
+    key = f"report-due:{application.pk}:{_slot(row)}:{row['due'].isoformat()}:{threshold}"
+    sent = 0
+    for user in recipients(application):
+        sent += notify(user=user, kind="report.due", title=title, body=body,
+                       url=_report_url(application, row), key=key) is not None  # fmt: skip
+    return sent
+
+
+def report_overdue(application: Application, row: dict[str, Any], staff: list[User]) -> int:
+    """The day after the due date: the applicant's people and the secretariat hear it once."""
+    title = f"{application}: {row['label']} の提出期限を過ぎています"
+    body = "\n".join(
+        [f"{row['label']}が提出されていません。速やかに提出してください。", *_lines(application, row)]
+    )
+    key = f"report-overdue:{application.pk}:{_slot(row)}"
+    sent = 0
+    people = {u.pk: u for u in recipients(application)}
+    for user in people.values():
+        sent += notify(user=user, kind="report.overdue", title=title, body=body,
+                       url=_report_url(application, row), key=key) is not None  # fmt: skip
+    office_url = reverse("followup", args=[application.pk])
+    for user in staff:
+        if user.pk in people:
+            continue
+        sent += notify(user=user, kind="report.overdue", title=f"【期限超過】{title}", body=body,
+                       url=office_url, key=key) is not None  # fmt: skip
+    return sent

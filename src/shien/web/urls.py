@@ -20,6 +20,7 @@ urlpatterns = [
     path("shindan/", navigator.shindan, name="shindan"),
     path("shindan/result/", navigator.result, name="shindan-result"),
     path("feeds/news.atom", feeds.NewsFeed(), name="feed-news"),
+    path("", include("shien.core.urls")),  # inbox, personal calendar feeds (before calendar/<program>)
     path("calendar/deadlines.ics", feeds.ics_all, name="ics-all"),
     path("calendar/<str:program_id>.ics", feeds.ics_program, name="ics-program"),
     path("calendar/<str:program_id>/<str:frame_id>.ics", feeds.ics_frame, name="ics-frame"),
@@ -36,7 +37,6 @@ urlpatterns = [
     path("applications/", include("shien.applications.urls_applicant")),  # 様式4, grant, reports, changes
     path("applications/", include("shien.applications.urls_followup")),  # 事業化状況報告・効果報告
     path("office/", include("shien.applications.urls_office")),  # secretariat and reviewers
-    path("", include("shien.core.urls")),  # inbox, calendars of each grant
     path("api/v1/", api.urls),
     # jGrants-compatible read API
     path("exp/v1/public/subsidies", jg.subsidies, name="jgrants-subsidies"),
