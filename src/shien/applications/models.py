@@ -205,3 +205,23 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"計画変更 {self.application} ({self.get_status_display()})"
+
+
+class RoundBudget(models.Model):
+    """The budget of one round (公募回), set by the secretariat: adoption and grants are weighed against it."""
+
+    program = models.CharField(max_length=50)
+    round_id = models.CharField(max_length=30)
+    budget_yen = models.BigIntegerField("予算額（円）")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "公募回の予算"
+        constraints = [
+            models.UniqueConstraint(fields=["program", "round_id"], name="unique_round_budget"),
+            models.CheckConstraint(condition=models.Q(budget_yen__gte=0), name="round_budget_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program}/{self.round_id}: {self.budget_yen:,}円"

@@ -1,0 +1,587 @@
+"""Back-office pages: queues, search and exports, round dashboards with adoption within the budget,
+one application's facts, history and actions (secretariat), and the reviewers' own pages.
+
+The area is for the secretariat, the bureau (read-only) and reviewers: anyone else gets the area's
+403 page; an application or assignment they may not see is the same 404 as a missing one. Every
+action is a POST that goes through the services (workflow, review, postaward), so a double
+submission is refused or recognised as already done, and the user's input is kept on an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import date
+from fractions import Fraction
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from shien.accounts.models import Role, User
+from shien.accounts.selectors import request_user
+from shien.applications import followup, office, postaward, review, workflow
+from shien.applications.models import Application, ReviewAssignment, State
+from shien.rules.errors import DomainError
+from shien.rules.registry import JST
+from shien.rules.vocab import EXPENSE_CATEGORIES, PURPOSES
+
+logger = logging.getLogger(__name__)
+STAFF = (Role.SECRETARIAT, Role.BUREAU)
+SECRETARIAT = (Role.SECRETARIAT,)
+REVIEWER = (Role.REVIEWER,)
+STATUS = {
+    "forbidden": 403,
+    "not_found": 404,
+    "invalid_state": 409,
+    "conflict_of_interest": 409,
+    "conflict_not_declared": 409,
+    "ranking_changed": 409,
+    "no_budget": 409,
+    "nothing_to_adopt": 409,
+    "invalid_input": 422,
+    "invalid_amount": 422,
+    "invalid_score": 422,
+    "reason_required": 422,
+}
+SIMPLE_ACTIONS = ("start_review", "return", "adopt", "reject")
+DONE = {  # the state an action leads to (adopt may grant at once: 採択 = 交付決定)
+    "start_review": (State.UNDER_REVIEW,),
+    "return": (State.RETURNED,),
+    "adopt": (State.ADOPTED, State.GRANTED),
+    "reject": (State.REJECTED,),
+    "decide_grant": (State.GRANTED,),
+    "confirm_amount": (State.CONFIRMED,),
+    "record_payment": (State.PAID,),
+}
+
+View = Callable[..., HttpResponse]
+
+
+def office_area(*roles: str) -> Callable[[View], View]:
+    """Logged in, and holding one of `roles`; otherwise the area's 403 page. The view gets the user."""
+
+    def decorate(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request_user(request)
+            held = office.roles_of(user)
+            if not held & set(roles):
+                return render(request, "office/forbidden.html", {"held": held}, status=403)
+            request.office_roles = held  # type: ignore[attr-defined]
+            return view(request, user, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _status(exc: DomainError) -> int:
+    return STATUS.get(exc.code, 400)
+
+
+def _problems(exc: DomainError) -> list[dict[str, str]]:
+    return [{"message": exc.message}, *exc.errors]
+
+
+def _application(user: User, pk: int) -> Application:
+    try:
+        return office.office_application_get(user, pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from None
+
+
+def _secretariat(request: HttpRequest) -> bool:
+    return Role.SECRETARIAT in request.office_roles  # type: ignore[attr-defined]
+
+
+def _nav(request: HttpRequest) -> dict[str, Any]:
+    held = request.office_roles  # type: ignore[attr-defined]
+    return {
+        "is_staff": bool(held & set(STAFF)),
+        "is_secretariat": Role.SECRETARIAT in held,
+        "is_reviewer": Role.REVIEWER in held,
+    }
+
+
+# -- queues, search, exports ----------------------------------------------------------------------------------
+
+
+@office_area(*STAFF, *REVIEWER)
+@require_GET
+def home(request: HttpRequest, user: User) -> HttpResponse:
+    held = request.office_roles  # type: ignore[attr-defined]
+    if not held & set(STAFF):
+        return redirect("office-reviews")  # a reviewer's office is the list of assignments
+    filters = office.Filters.from_query(request.GET)
+    rounds = [r for r in office.rounds_in_office() if not filters.program or r["program"] == filters.program]
+    late = followup.overdue(timezone.now())
+    counts = office.state_counts(user, filters)
+    for count in counts:
+        count["query"] = filters.query(state=count["state"])
+    context = {
+        **_nav(request),
+        "filters": filters,
+        "counts": counts,
+        "programs": office.programs_in_office(),
+        "rounds": rounds,
+        "all_rounds": office.rounds_in_office(),
+        "overdue": late[:20],
+        "overdue_count": len(late),
+    }
+    return render(request, "office/home.html", context)
+
+
+@office_area(*STAFF)
+@require_GET
+def application_list(request: HttpRequest, user: User) -> HttpResponse:
+    filters = office.Filters.from_query(request.GET)
+    page = Paginator(office.search(user, filters), office.PAGE_SIZE).get_page(request.GET.get("page"))
+    rounds = office.rounds_in_office()
+    context = {
+        **_nav(request),
+        "filters": filters,
+        "page": page,
+        "states": office.QUEUE_STATES,
+        "programs": sorted({(r["program"], office.program_name(r["program"])) for r in rounds}),
+        "all_rounds": rounds,
+        "names": {r["program"]: office.program_name(r["program"]) for r in rounds},
+        "query": filters.query(),
+        "sort_query": filters.query(
+            sort="submitted_at" if filters.sort == "-submitted_at" else "-submitted_at"
+        ),
+        "prev_query": filters.query(page=str(page.number - 1)) if page.has_previous() else "",
+        "next_query": filters.query(page=str(page.number + 1)) if page.has_next() else "",
+    }
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "office/_results.html", context)
+    return render(request, "office/list.html", context)
+
+
+@office_area(*STAFF)
+@require_GET
+def export_csv(request: HttpRequest, user: User) -> StreamingHttpResponse:
+    filters = office.Filters.from_query(request.GET)
+    response = StreamingHttpResponse(office.export_csv(user, filters), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="shien-applications.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@office_area(*STAFF)
+@require_GET
+def export_xlsx(request: HttpRequest, user: User) -> FileResponse:
+    filters = office.Filters.from_query(request.GET)
+    response = FileResponse(
+        office.export_xlsx(user, filters),
+        as_attachment=True,
+        filename="shien-applications.xlsx",
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# -- the dashboard of a round -------------------------------------------------------------------------------------
+
+
+def _round(program: str, round_id: str) -> None:
+    if not office.round_known(program, round_id):
+        raise Http404("公募回が見つかりません")
+
+
+def _round_page(
+    request: HttpRequest, program: str, round_id: str, *, values: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None, status: int = 200,
+) -> HttpResponse:  # fmt: skip
+    figures = office.round_figures(program, round_id)
+    values = values or {}
+    context = {
+        **_nav(request),
+        "figures": figures,
+        "budget_value": values.get("budget_yen", f"{figures.budget.budget_yen:,}" if figures.budget else ""),
+        "problems": problems or [],
+    }
+    return render(request, "office/round.html", context, status=status)
+
+
+@office_area(*STAFF)
+@require_GET
+def round_dashboard(request: HttpRequest, user: User, program: str, round_id: str) -> HttpResponse:
+    _round(program, round_id)
+    return _round_page(request, program, round_id)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def round_budget(request: HttpRequest, user: User, program: str, round_id: str) -> HttpResponse:
+    _round(program, round_id)
+    text = request.POST.get("budget_yen", "")
+    try:
+        budget = office.round_budget_set(
+            actor=user, program=program, round_id=round_id, budget_yen=office.parse_yen(text)
+        )
+    except DomainError as exc:
+        return _round_page(request, program, round_id, values={"budget_yen": text},
+                           problems=_problems(exc), status=_status(exc))  # fmt: skip
+    messages.success(request, f"予算額を {budget.budget_yen:,}円 に設定しました")
+    return redirect("office-round", program, round_id)
+
+
+@office_area(*SECRETARIAT)
+@require_http_methods(["GET", "POST"])
+def round_adopt(request: HttpRequest, user: User, program: str, round_id: str) -> HttpResponse:
+    """GET: which applications would be adopted within the remaining budget; POST: adopt them."""
+    _round(program, round_id)
+    problems: list[dict[str, str]] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            confirmed = [int(pk) for pk in request.POST.getlist("application")]
+            result = office.adopt_confirmed(
+                actor=user, program=program, round_id=round_id, confirmed=confirmed
+            )
+        except ValueError:
+            problems, status = [{"message": "採択する申請の指定が正しくありません"}], 400
+        except DomainError as exc:
+            problems, status = _problems(exc), _status(exc)
+        else:
+            if result.already:
+                messages.info(request, "この採択はすでに反映されています")
+            else:
+                total = sum(a.estimate_yen or 0 for a in result.adopted)
+                messages.success(
+                    request, f"{len(result.adopted)}件を採択しました（補助金額の試算の合計 {total:,}円）"
+                )
+            return redirect("office-round", program, round_id)
+    context = {**_nav(request), "figures": office.round_figures(program, round_id), "problems": problems}
+    return render(request, "office/adopt_confirm.html", context, status=status)
+
+
+# -- one application ---------------------------------------------------------------------------------------------------
+
+
+def _plan(app: Application) -> dict[str, Any]:
+    plan = app.plan or {}
+    return {
+        "purposes": [PURPOSES.get(p, p) for p in plan.get("purposes", [])],
+        "expenses": [
+            (EXPENSE_CATEGORIES.get(e.get("category"), e.get("category")), e.get("amount_yen"))
+            for e in plan.get("expenses", [])
+        ],
+        "expenses_total": sum(int(e.get("amount_yen") or 0) for e in plan.get("expenses", [])),
+        "commitments": plan.get("commitments", {}),
+    }
+
+
+def _facts(app: Application) -> dict[str, Any]:
+    return {
+        "app": app,
+        "org": app.organization,
+        "program_name": office.program_name(app.program),
+        "frame_name": office.frame_name(app.program, app.frame),
+        "round_name": office.round_name(app.program, app.round_id),
+        "plan": _plan(app),
+        "attachments": app.attachments.order_by("uploaded_at", "pk"),
+    }
+
+
+def _rubric(app: Application) -> list[dict[str, Any]]:
+    try:
+        return review.rubric(app)
+    except KeyError:
+        return []
+
+
+def _detail(
+    request: HttpRequest, user: User, app: Application, *, problems: list[dict[str, str]] | None = None,
+    values: dict[str, Any] | None = None, status: int = 200,
+) -> HttpResponse:  # fmt: skip
+    secretariat = _secretariat(request)
+    rubric = _rubric(app)
+    reviews = list(app.reviews.select_related("reviewer").order_by("assigned_at", "pk"))
+    valid = [r.total for r in reviews if r.conflict is False and r.total is not None]
+    actions = (
+        {
+            name: workflow.ACTIONS[name]
+            for name in SIMPLE_ACTIONS
+            if app.state in workflow.ACTIONS[name].sources
+        }
+        if secretariat
+        else {}
+    )
+    values = values or {}
+    lines = list(app.expense_lines.select_related("evidence").order_by("pk"))
+    for line in lines:
+        line.form_decision = values.get(f"decision_{line.pk}", "")  # type: ignore[attr-defined]
+        line.form_note = values.get(f"note_{line.pk}", line.inspection_note)  # type: ignore[attr-defined]
+        line.category_label = EXPENSE_CATEGORIES.get(line.category, line.category)  # type: ignore[attr-defined]
+    context = {
+        **_nav(request),
+        **_facts(app),
+        "problems": problems or [],
+        "values": values,
+        "history": office.history(app),
+        "rubric": rubric,
+        "reviews": [
+            {
+                "review": r,
+                "scores": [(item["label"], r.scores.get(item["code"]), item["max"]) for item in rubric],
+            }
+            for r in reviews
+        ],  # fmt: skip
+        "average": office.Ranked(app, Fraction(sum(valid), len(valid)), len(valid)) if valid else None,
+        "actions": actions,
+        "can_assign": secretariat and app.state in (State.SUBMITTED, State.UNDER_REVIEW),
+        "reviewers": office.reviewers_to_assign(app) if secretariat else [],
+        "can_grant": secretariat and app.state == State.GRANT_REQUESTED,
+        "can_inspect": secretariat and app.state == State.RESULTS_REPORTED,
+        "can_pay": secretariat and app.state == State.CONFIRMED,
+        "grant_default": values.get("granted_yen", f"{app.estimate_yen:,}" if app.estimate_yen else ""),
+        "paid_default": values.get("paid_on", timezone.now().astimezone(JST).date().isoformat()),
+        "lines": lines,
+        "explanation": office.explanation(app),
+    }
+    return render(request, "office/application.html", context, status=status)
+
+
+@office_area(*STAFF)
+@require_GET
+def application_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    return _detail(request, user, _application(user, pk))
+
+
+def _act(
+    request: HttpRequest, user: User, app: Application, action: str, run: Callable[[], str],
+    same: Callable[[Application], bool] = lambda current: True,
+) -> HttpResponse:  # fmt: skip
+    """Run a secretariat action; success or an already-done repeat (the state it leads to, and `same`
+    holds) redirects with its message, and an error shows the page again with what was typed."""
+    try:
+        done = run()
+    except DomainError as exc:
+        current = Application.objects.get(pk=app.pk)
+        if exc.code == "invalid_state" and current.state in DONE.get(action, ()) and same(current):
+            messages.info(request, "この操作はすでに反映されています")
+            return redirect("office-application", app.pk)
+        values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+        return _detail(request, user, current, problems=_problems(exc), values=values, status=_status(exc))
+    messages.success(request, done)
+    return redirect("office-application", app.pk)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def application_act(request: HttpRequest, user: User, pk: int, action: str) -> HttpResponse:
+    app = _application(user, pk)
+    if action not in SIMPLE_ACTIONS:
+        raise Http404("不明な操作です")
+    label = workflow.ACTIONS[action].label
+
+    def run() -> str:
+        moved = workflow.transition(
+            actor=user, application=app, action_name=action, reason=request.POST.get("reason", "").strip()
+        )
+        return f"「{label}」しました（状態: {State(moved.state).label}）"
+
+    return _act(request, user, app, action, run)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def application_assign(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    app = _application(user, pk)
+
+    def run() -> str:
+        chosen = request.POST.get("reviewer", "")
+        reviewer = User.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        if reviewer is None:
+            raise DomainError("invalid_input", "割り当てる審査員を選んでください")
+        review.review_assign(actor=user, application=app, reviewer=reviewer)
+        return f"{reviewer} さんを審査員に割り当てました"
+
+    return _act(request, user, app, "assign", run)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def application_grant(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    app = _application(user, pk)
+
+    def run() -> str:
+        amount = office.parse_yen(request.POST.get("granted_yen", ""))
+        decided = postaward.grant_decide(actor=user, application=app, granted_yen=amount)
+        return f"交付決定しました（交付決定額 {decided.granted_yen:,}円）"
+
+    def same(current: Application) -> bool:
+        try:
+            return current.granted_yen == office.parse_yen(request.POST.get("granted_yen", ""))
+        except DomainError:
+            return False
+
+    return _act(request, user, app, "decide_grant", run, same)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def application_inspect(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    app = _application(user, pk)
+
+    def run() -> str:
+        if app.state != State.RESULTS_REPORTED:  # the form was for a report that is no longer pending
+            raise DomainError("invalid_state", f"「{State(app.state).label}」の申請は確定検査できません")
+        decisions = office.inspection_decisions(request.POST, app)
+        confirmed, _ = postaward.confirm_amount(actor=user, application=app, decisions=decisions)
+        return f"確定検査を終え、補助金の額を {confirmed.confirmed_yen:,}円 に確定しました"
+
+    return _act(request, user, app, "confirm_amount", run)
+
+
+@office_area(*SECRETARIAT)
+@require_POST
+def application_payment(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    app = _application(user, pk)
+
+    def run() -> str:
+        try:
+            paid_on = date.fromisoformat(request.POST.get("paid_on", ""))
+        except ValueError:
+            raise DomainError("invalid_input", "支払日を 2025-01-31 の形で入力してください") from None
+        paid = postaward.record_payment(actor=user, application=app, paid_on=paid_on)
+        return f"支払を記録しました（{paid.confirmed_yen or 0:,}円）"
+
+    def same(current: Application) -> bool:
+        return current.paid_on is not None and current.paid_on.isoformat() == request.POST.get("paid_on")
+
+    return _act(request, user, app, "record_payment", run, same)
+
+
+@office_area(*STAFF, *REVIEWER)
+@require_GET
+def attachment_download(request: HttpRequest, user: User, pk: int, attachment_pk: int) -> HttpResponse:
+    """The stored file, as uploaded, only if its SHA-256 still matches the one recorded at upload."""
+    app = _application(user, pk)
+    attachment = app.attachments.filter(pk=attachment_pk).first()
+    if attachment is None:
+        raise Http404("ファイルが見つかりません")
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except OSError:
+        raise Http404("ファイルが見つかりません") from None
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(64 * 1024), b""):
+        digest.update(chunk)
+    if digest.hexdigest() != attachment.sha256:
+        handle.close()
+        logger.error("attachment %s: SHA-256 mismatch (tampered or damaged)", attachment.pk)
+        message = "このファイルは保存後に変更された可能性があるため、表示できません。システム管理者に連絡してください"
+        return render(request, "office/error.html", {**_nav(request), "message": message}, status=409)
+    handle.seek(0)
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# -- reviewers -------------------------------------------------------------------------------------------------------
+
+
+def _assignment(user: User, pk: int) -> ReviewAssignment:
+    try:
+        return office.my_assignment_get(user, pk)
+    except DomainError as exc:
+        raise Http404(exc.message) from None
+
+
+@office_area(*REVIEWER)
+@require_GET
+def reviews(request: HttpRequest, user: User) -> HttpResponse:
+    context = {**_nav(request), "assignments": office.my_assignments(user)}
+    return render(request, "office/reviews.html", context)
+
+
+def _review_page(
+    request: HttpRequest, assignment: ReviewAssignment, *, values: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None, status: int = 200,
+) -> HttpResponse:  # fmt: skip
+    app = assignment.application
+    values = values or {}
+    wrong = {p.get("field") for p in problems or []}
+    items = [
+        {**item, "value": values.get(f"score_{item['code']}", assignment.scores.get(item["code"], "")),
+         "error": f"score_{item['code']}" in wrong}
+        for item in _rubric(app)
+    ]  # fmt: skip
+    context = {
+        **_nav(request),
+        **_facts(app),
+        "assignment": assignment,
+        "items": items,
+        "values": values,
+        "problems": problems or [],
+        "can_score": assignment.conflict is False and app.state == State.UNDER_REVIEW,
+    }
+    return render(request, "office/review.html", context, status=status)
+
+
+@office_area(*REVIEWER)
+@require_GET
+def review_detail(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    return _review_page(request, _assignment(user, pk))
+
+
+@office_area(*REVIEWER)
+@require_POST
+def review_conflict(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    assignment = _assignment(user, pk)
+    answer, reason = request.POST.get("conflict", ""), request.POST.get("conflict_reason", "")
+    try:
+        if answer not in ("yes", "no"):
+            raise DomainError("invalid_input", "利益相反の有無を選んでください")
+        if not (answer == "no" and assignment.conflict is False):  # saying "no" twice changes nothing
+            review.review_declare_conflict(
+                actor=user, assignment_id=assignment.pk, conflict=answer == "yes", reason=reason
+            )
+    except DomainError as exc:
+        return _review_page(request, assignment, values={"conflict": answer, "conflict_reason": reason},
+                            problems=_problems(exc), status=_status(exc))  # fmt: skip
+    if answer == "yes":
+        messages.info(
+            request, f"{assignment.application} について利益相反を申告しました。この申請の審査からは外れます"
+        )
+        return redirect("office-reviews")
+    messages.success(request, "利益相反がないことを申告しました。採点できます")
+    return redirect("office-review", assignment.pk)
+
+
+@office_area(*REVIEWER)
+@require_POST
+def review_score(request: HttpRequest, user: User, pk: int) -> HttpResponse:
+    assignment = _assignment(user, pk)
+    values = {k: v.strip() for k, v in request.POST.items() if k.startswith("score_")}
+    try:
+        scores: dict[str, int] = {}
+        errors = []
+        for item in _rubric(assignment.application):
+            text = values.get(f"score_{item['code']}", "")
+            if text.isdigit():  # the service checks the range against the rubric
+                scores[item["code"]] = int(text)
+            else:
+                errors.append({"field": f"score_{item['code']}",
+                               "message": f"「{item['label']}」は0〜{item['max']}の整数で採点してください"})  # fmt: skip
+        if errors:
+            raise DomainError("invalid_score", "採点に誤りがあります", errors)
+        scored = review.review_score(actor=user, assignment_id=assignment.pk, scores=scores)
+    except DomainError as exc:
+        return _review_page(request, assignment, values=values, problems=_problems(exc), status=_status(exc))
+    messages.success(request, f"採点を保存しました（合計 {scored.total}点）")
+    return redirect("office-review", assignment.pk)
