@@ -186,6 +186,11 @@ def _django() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.demo:  # before anything derived from the registry is built, and before gunicorn forks
+        from shien.rules.demo import add_practice_rounds
+        from shien.rules.engine import now
+
+        add_practice_rounds(now())
     _django()
     from django.core.management import call_command
 

@@ -36,3 +36,21 @@ def unread_badge(context: Any, oob: bool = False, count: int | None = None) -> S
             return ""
         count = unread_count(user)
     return badge(count, oob=oob)
+
+
+@register.simple_tag(takes_context=True)
+def office_link(context: dict[str, Any]) -> SafeString:
+    """The header link to the back office, for the secretariat, the bureau and reviewers only."""
+    from django.urls import reverse
+
+    from shien.accounts.models import Role
+
+    user = context.get("user")
+    if not getattr(user, "is_authenticated", False):
+        return mark_safe("")  # noqa: S308 (empty)
+    roles = set(user.roles.values_list("role", flat=True))  # type: ignore[union-attr]
+    if roles & {Role.SECRETARIAT, Role.BUREAU}:
+        return format_html('<li><a href="{}">事務局</a></li>', reverse("office-home"))
+    if Role.REVIEWER in roles:
+        return format_html('<li><a href="{}">審査</a></li>', reverse("office-reviews"))
+    return mark_safe("")  # noqa: S308 (empty)

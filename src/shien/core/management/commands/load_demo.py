@@ -43,6 +43,12 @@ NEWS = [
 
 DEMO_OWNER = "demo@shien.example"
 DEMO_SECRETARIAT = "jimukyoku@shien.example"
+DEMO_STAFF = [  # (email, name, role, affiliation)
+    ("shinsa@shien.example", "審査員（デモ）", "reviewer", "外部審査委員"),
+    ("shokokai@shien.example", "経営指導員（デモ）", "advisor", "尾道商工会議所（デモ）"),
+    ("kyoku@shien.example", "中国経済産業局（デモ）", "bureau", "中国経済産業局"),
+]
+PDF = b"%PDF-1.7\n% shien demo document\n" + b"0" * 2048 + b"\n%%EOF\n"
 DEMO_PASSWORD = "shien-demo-2024"  # noqa: S105 (published demo credentials, demo mode only)
 
 
@@ -81,4 +87,100 @@ class Command(BaseCommand):
         if staff is None:
             staff = User.objects.create_user(DEMO_SECRETARIAT, DEMO_PASSWORD, name="事務局（デモ）")
             UserRole.objects.create(user=staff, role=Role.SECRETARIAT)
-        self.stdout.write(f"デモのログイン: {DEMO_OWNER} / {DEMO_SECRETARIAT}（パスワード {DEMO_PASSWORD}）")
+        for email, name, role, affiliation in DEMO_STAFF:
+            if not User.objects.filter(email=email).exists():
+                member = User.objects.create_user(email, DEMO_PASSWORD, name=name)
+                UserRole.objects.create(user=member, role=role, affiliation=affiliation)
+        logins = " / ".join([DEMO_OWNER, DEMO_SECRETARIAT, *(e for e, *_ in DEMO_STAFF)])
+        self.stdout.write(f"デモのログイン: {logins}（パスワード {DEMO_PASSWORD}）")
+        self._applications(owner, staff)
+
+    def _applications(self, owner: Any, staff: Any) -> None:
+        """Applications at several stages in the practice rounds (`shien serve --demo` adds them), so the
+        applicant, the advisor, the reviewer and the secretariat each have something to work on."""
+
+        from shien.accounts.models import Membership, User
+        from shien.accounts.services import advisor_consent_grant, organization_create
+        from shien.applications import postaward, review, services, workflow
+        from shien.applications.models import Application, RoundBudget
+        from shien.rules.engine import now
+        from shien.rules.frames.base import rounds_at
+
+        current = rounds_at(now())
+        keys = ("monozukuri/shoryokuka", "monozukuri/kofukakachi", "jizokuka/tsujo", "it_donyu/tsujo",
+                "shoryokuka/catalog")  # fmt: skip
+        if not all(current[k].accepting for k in keys):
+            self.stdout.write(
+                "受付中の公募回がないため、デモの申請は作りません（shien serve --demo で追加されます）"
+            )
+            return
+        if Application.objects.filter(created_by=owner).exists():
+            return
+        seiki = Membership.objects.get(user=owner, kind=Membership.Kind.OWNER).organization
+        shop = organization_create(
+            actor=owner, name="尾道雑貨店（デモ）", prefecture="広島県", industry="小売業", employees=3,
+            capital_yen=3_000_000,
+        )  # fmt: skip
+        advisor = User.objects.get(email="shokokai@shien.example")
+        reviewer = User.objects.get(email="shinsa@shien.example")
+        advisor_consent_grant(actor=owner, organization=shop, advisor=advisor)
+        for key in keys:
+            RoundBudget.objects.get_or_create(
+                program=key.partition("/")[0],
+                round_id=current[key].round.id,
+                defaults={"budget_yen": 100_000_000, "updated_by": staff},
+            )
+
+        def create(org: Any, key: str, plan: dict[str, Any]) -> Application:
+            program, _, frame = key.partition("/")
+            app = services.application_create(actor=owner, organization=org, program=program, frame=frame,
+                                              plan=plan)  # fmt: skip
+            services.attachment_add(
+                actor=owner, application=app, name="事業計画書.pdf", content=PDF + key.encode()
+            )
+            return app
+
+        # 1. ものづくり: a draft to finish (the live estimate updates as it is edited)
+        create(seiki, "monozukuri/shoryokuka", {
+            "purposes": ["labor_saving"], "expenses": [{"category": "machinery", "amount_yen": 30_000_000}],
+            "commitments": {"planned_min_hourly_wage_yen": 1050, "value_added_cagr_pct": "3.0",
+                            "payroll_cagr_pct": "1.5"}})  # fmt: skip
+        # 2. 持続化: waiting for the 商工会議所's 様式4 (log in as the advisor to issue it)
+        create(shop, "jizokuka/tsujo", {
+            "purposes": ["sales_channel"], "expenses": [{"category": "advertising", "amount_yen": 600_000}],
+            "commitments": {"planned_min_hourly_wage_yen": 1020}, "business": {"min_hourly_wage_yen": 980}})  # fmt: skip
+        # 3. IT導入: submitted and under review, assigned to the demo reviewer
+        it = create(seiki, "it_donyu/tsujo", {
+            "purposes": ["it_tools"], "expenses": [{"category": "software", "amount_yen": 1_200_000, "processes": 2}]})  # fmt: skip
+        it = services.application_submit(actor=owner, application=it)
+        it = workflow.transition(actor=staff, application=it, action_name="start_review")
+        review.review_assign(actor=staff, application=it, reviewer=reviewer)
+        # 4. 省力化（カタログ型）: adopted, which is the grant decision; the results report is next
+        catalog = create(seiki, "shoryokuka/catalog", {
+            "purposes": ["labor_saving"], "business": {"labor_shortage": True},
+            "expenses": [{"category": "catalog_product", "amount_yen": 4_000_000},
+                         {"category": "installation", "amount_yen": 400_000}]})  # fmt: skip
+        catalog = services.application_submit(actor=owner, application=catalog)
+        catalog = workflow.transition(actor=staff, application=catalog, action_name="start_review")
+        workflow.transition(actor=staff, application=catalog, action_name="adopt")
+        # 5. ものづくり: paid, with yearly 事業化状況報告 ahead (see the follow-up page and the calendar)
+        paid = create(seiki, "monozukuri/kofukakachi", {
+            "purposes": ["high_value_product"], "expenses": [{"category": "machinery", "amount_yen": 10_000_000}],
+            "commitments": {"planned_min_hourly_wage_yen": 1050, "value_added_cagr_pct": "3.0",
+                            "payroll_cagr_pct": "1.5"}})  # fmt: skip
+        paid = services.application_submit(actor=owner, application=paid)
+        for action in ("start_review", "adopt"):
+            paid = workflow.transition(actor=staff, application=paid, action_name=action)
+        paid = workflow.transition(actor=owner, application=paid, action_name="request_grant")
+        paid = postaward.grant_decide(actor=staff, application=paid, granted_yen=paid.estimate_yen or 0)
+        proof = services.attachment_add(
+            actor=owner, application=paid, name="領収書.pdf", content=PDF + b"receipt"
+        )
+        paid = postaward.results_report(actor=owner, application=paid, lines=[
+            {"category": "machinery", "description": "加工機 一式", "amount_yen": 10_000_000,
+             "evidence_sha256": proof.sha256}])  # fmt: skip
+        paid, _ = postaward.confirm_amount(
+            actor=staff, application=paid, decisions={paid.expense_lines.get().pk: (True, "")}
+        )
+        postaward.record_payment(actor=staff, application=paid, paid_on=now().date())
+        self.stdout.write("デモの申請: 下書き・様式4待ち・審査中・交付決定・支払済みの5件")
