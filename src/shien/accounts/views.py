@@ -13,6 +13,7 @@ from shien.accounts.forms import OrganizationForm, SignupForm
 from shien.accounts.models import User
 from shien.accounts.selectors import organizations_for, request_user
 from shien.accounts.services import organization_create
+from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
 from shien.rules.errors import DomainError
 from shien.rules.registry import registry
@@ -32,12 +33,15 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def mypage(request: HttpRequest) -> HttpResponse:
+    from shien.applications.views import mypage_context  # drafts, states, saved 診断, 様式4, 計画変更
+
     user = request_user(request)
     return render(
         request,
         "accounts/mypage.html",
         {
             "organizations": organizations_for(user),
+            "two_factor_recommended": two_factor_recommended(user),
             "applications": applications_for(user)
             .select_related("organization")
             .order_by("-updated_at")[:50],
@@ -47,6 +51,7 @@ def mypage(request: HttpRequest) -> HttpResponse:
                 if p.kind == "grant"
                 for f in p.frames.values()
             ],
+            **mypage_context(user),
         },
     )
 

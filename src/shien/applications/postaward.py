@@ -2,24 +2,61 @@
 
 The confirmed amount is recomputed by the rules engine from the accepted expense lines, with the
 plan as applied, and never exceeds the granted amount.
+
+実績報告期限 (the round's `report_deadline` in the parameters YAML, a date, Japan time): a report after
+it is NOT refused here. The applicant is warned on the page, and the report is recorded with
+`late: true` in its audit data for the secretariat, who decides whether to accept it at 確定検査
+(whether a late report is accepted is a case-by-case decision of the office; refusing it in software
+would take that decision away). A report is refused while a 計画変更 is pending: the ledger is
+judged against the plan, which the pending decision may still change.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
 
 from shien.accounts.models import User
 from shien.applications import workflow
-from shien.applications.models import Application, Attachment, ExpenseLine
+from shien.applications.models import Application, Attachment, ChangeRequest, ExpenseLine, State
 from shien.applications.services import _frame_result
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
-from shien.rules.registry import registry
+from shien.rules.registry import JST, registry
 from shien.rules.text import yen
+
+
+def report_deadline(application: Application) -> date | None:
+    """The round's 実績報告期限, where the parameters give one."""
+    program = registry().programs[application.program]
+    window = next((r for r in program.rounds if r.id == application.round_id), None)
+    return window.report_deadline if window is not None else None
+
+
+def report_is_late(application: Application, at: datetime | None = None) -> bool:
+    from shien.applications import services  # tests freeze services.now
+
+    deadline = report_deadline(application)
+    moment = (at or services.now()).astimezone(JST)
+    return deadline is not None and moment.date() > deadline
+
+
+def grant_request(*, actor: User, application: Application) -> Application:
+    """交付申請 after 採択. Asking again (a double click) returns the application as it is."""
+    current = Application.objects.get(pk=application.pk)
+    try:
+        return workflow.transition(actor=actor, application=current, action_name="request_grant")
+    except DomainError as exc:
+        if exc.code == "invalid_state":
+            again = Application.objects.select_related("organization").get(pk=application.pk)
+            if again.state in (State.GRANT_REQUESTED, State.GRANTED) and workflow.may(
+                actor, workflow.ACTIONS["request_grant"], again
+            ):
+                return again
+        raise
 
 
 def grant_decide(*, actor: User, application: Application, granted_yen: int) -> Application:
@@ -58,12 +95,20 @@ def results_report(*, actor: User, application: Application, lines: list[dict[st
         rows.append((line["category"], str(line.get("description", ""))[:200], amount, proof))
 
     def apply(locked: Application) -> dict[str, Any]:
+        if ChangeRequest.objects.filter(application=locked, status=ChangeRequest.Status.PENDING).exists():
+            raise DomainError(
+                "change_pending",
+                "計画変更の審査中は実績報告できません。結果を待つか、計画変更を取り下げてください",
+            )
         ExpenseLine.objects.filter(application=locked).delete()
         ExpenseLine.objects.bulk_create(
             ExpenseLine(application=locked, category=c, description=d, amount_yen=a, evidence=e)
             for c, d, a, e in rows
         )
-        return {"lines": len(rows), "total_yen": sum(a for _, _, a, _ in rows)}
+        data: dict[str, Any] = {"lines": len(rows), "total_yen": sum(a for _, _, a, _ in rows)}
+        if report_is_late(locked):
+            data.update(late=True, report_deadline=str(report_deadline(locked)))
+        return data
 
     return workflow.transition(
         actor=actor, application=application, action_name="report_results", apply=apply

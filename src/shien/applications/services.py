@@ -14,6 +14,7 @@ from shien.accounts.models import Organization, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
+from shien.core.models import AuditLog
 from shien.core.services import audit_record
 from shien.rules.engine import estimate, now
 from shien.rules.errors import DomainError
@@ -57,18 +58,65 @@ def _frame_result(application: Application, at: datetime) -> dict[str, Any]:
     )
 
 
+# the organization's own facts: taken from the organization, never from a saved 診断
+ORGANIZATION_FACTS = ("prefecture", "industry", "employees", "capital_yen")
+
+
+def plan_from_profile(profile: dict[str, Any], program: str, frame: str) -> dict[str, Any]:
+    """A draft plan prefilled from a saved 診断's profile: the frame's purposes and expenses, the
+    commitments, and the business facts the organization does not hold (wages, tax status, …)."""
+    eligible = registry().programs[program].frames[frame]
+    plan = profile.get("plan") or {}
+    business = {
+        k: v
+        for k, v in (profile.get("business") or {}).items()
+        if k not in ORGANIZATION_FACTS and v is not None
+    }
+    return {
+        "purposes": [p for p in plan.get("purposes") or [] if p in eligible.purposes],
+        "expenses": [e for e in plan.get("expenses") or [] if e.get("category") in eligible.expenses],
+        "commitments": {k: v for k, v in (plan.get("commitments") or {}).items() if v is not None},
+        "business": business,
+    }
+
+
 @transaction.atomic
 def application_create(
-    *, actor: User, organization: Organization, program: str, frame: str, plan: dict[str, Any] | None = None
+    *,
+    actor: User,
+    organization: Organization,
+    program: str,
+    frame: str,
+    plan: dict[str, Any] | None = None,
+    diagnosis: Any | None = None,
+    idempotency_key: str = "",
 ) -> Application:
+    """A draft in the frame's current round. With `diagnosis` (a SavedDiagnosis of the actor) the plan
+    is prefilled from its profile. With `idempotency_key` (one per rendered form) a repeated request
+    (double click, retry) returns the draft the first one created instead of a second draft."""
     if not can_act_for(actor, organization):
         raise DomainError("forbidden", "この事業者の申請を作成する権限がありません")
     prog = registry().programs.get(program)
     if prog is None or prog.kind != "grant" or frame not in prog.frames:
         raise DomainError("not_found", "補助金の枠が見つかりません")
+    if diagnosis is not None and diagnosis.user_id != actor.pk:
+        raise DomainError("not_found", "保存した診断結果が見つかりません")
+    key = idempotency_key.strip()[:100]
+    if key:
+        User.objects.select_for_update().filter(pk=actor.pk).first()  # one creation at a time per user
+        earlier = AuditLog.objects.filter(
+            action="application.create", actor=actor, data__idempotency_key=key
+        ).values_list("object_id", flat=True)
+        repeat = Application.objects.filter(
+            pk__in=[int(i) for i in earlier], organization=organization, program=program, frame=frame
+        ).first()
+        if repeat is not None:
+            return repeat
     current = rounds_at(now())[f"{program}/{frame}"].round
     if current is None:
         raise DomainError("no_round", "この枠には申請できる公募回がありません")
+    if plan is None and diagnosis is not None:
+        plan = plan_from_profile(diagnosis.profile, program, frame)
     application = Application(
         organization=organization,
         program=program,
@@ -79,7 +127,12 @@ def application_create(
     )
     application.estimate_yen = _frame_result(application, now())["subsidy_yen"]
     application.save()
-    audit_record(actor=actor, action="application.create", obj=application, data={"round": current.id})
+    data: dict[str, Any] = {"round": current.id}
+    if diagnosis is not None:
+        data["diagnosis"] = diagnosis.pk
+    if key:
+        data["idempotency_key"] = key
+    audit_record(actor=actor, action="application.create", obj=application, data=data)
     return application
 
 
@@ -106,6 +159,84 @@ def application_autosave(
     locked.save()
     audit_record(actor=actor, action="application.save", obj=locked, data={"version": locked.version})
     return locked
+
+
+def application_withdraw(*, actor: User, application: Application, reason: str) -> Application:
+    """取下げ, from every state the state machine allows, with a reason. A pending 計画変更 is withdrawn
+    with it. Withdrawing again (a double click) returns the withdrawn application."""
+    from shien.applications import changes
+
+    current = Application.objects.get(pk=application.pk)
+    if current.state == State.WITHDRAWN and can_act_for(actor, application.organization):
+        return current
+
+    def apply(locked: Application) -> dict[str, Any]:
+        return {"changes_withdrawn": changes.withdraw_pending(actor=actor, application=locked)}
+
+    try:
+        return workflow.transition(
+            actor=actor, application=current, action_name="withdraw", reason=reason, apply=apply
+        )
+    except DomainError as exc:
+        if exc.code == "invalid_state":  # lost a race with another tab: that withdrawal stands
+            again = Application.objects.get(pk=application.pk)
+            if again.state == State.WITHDRAWN:
+                return again
+        raise
+
+
+# -- saved 診断 ---------------------------------------------------------------------------------------
+
+
+def _diagnosis_identity(values: dict[str, Any]) -> dict[str, Any]:
+    """The answers that decide a 診断 (not the 判定日), without empty fields, lists sorted."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "as_of" or value in ("", None, []):
+            continue
+        out[key] = sorted(value) if isinstance(value, list) else value
+    return out
+
+
+@transaction.atomic
+def diagnosis_save(*, user: User, values: dict[str, Any], profile: Profile, title: str = "") -> Any:
+    """Keep a 診断 result (its answers and the profile it was judged on); the same answers saved
+    again (a double click, a second visit) return the earlier record."""
+    from shien.navigator.models import SavedDiagnosis
+
+    answers = _diagnosis_identity(values)
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one save at a time per user
+    for existing in SavedDiagnosis.objects.filter(user=user):
+        if existing.answers == answers:
+            return existing
+    document = profile.model_dump(mode="json", exclude_none=True)
+    document.pop("as_of", None)
+    saved = SavedDiagnosis.objects.create(
+        user=user,
+        title=title.strip()[:100] or f"診断 {wareki_datetime(now())}"[:100],
+        answers=answers,
+        profile=document,
+    )
+    audit_record(actor=user, action="diagnosis.save", obj=saved)
+    return saved
+
+
+def diagnosis_find(user: User, values: dict[str, Any]) -> Any | None:
+    from shien.navigator.models import SavedDiagnosis
+
+    answers = _diagnosis_identity(values)
+    return next((d for d in SavedDiagnosis.objects.filter(user=user) if d.answers == answers), None)
+
+
+@transaction.atomic
+def diagnosis_delete(*, user: User, diagnosis_id: int) -> None:
+    from shien.navigator.models import SavedDiagnosis
+
+    saved = SavedDiagnosis.objects.filter(user=user, pk=diagnosis_id).first()
+    if saved is None:
+        return  # already deleted (a double click) or not this user's: nothing to do
+    audit_record(actor=user, action="diagnosis.delete", obj=saved)
+    saved.delete()
 
 
 # -- attachments ----------------------------------------------------------------------------------------
