@@ -3,6 +3,14 @@
 A user with two-factor login enabled is not logged in after the password (or the external provider):
 the session only holds a pending login (user id, backend, where to go, 10 minutes), and Django's
 `login()` runs after the code is accepted. Until then `@login_required` pages redirect to the login.
+The session key changes when the pending login starts and again at `login()` (session fixation).
+
+Linking an external identity to an existing user found by its email (`oidc.resolve`, link=True):
+sign-up does not check that an address belongs to whoever signs up, so someone could register a
+victim's address with a password of theirs before the victim ever uses GビズID (pre-account
+takeover). Such a user (one with a password) is therefore linked only after a login with that
+password (`LINK_KEY`, completed in `_finish`); a user with 2FA and no password links after its code,
+even when the provider says it did multi-factor itself.
 """
 
 from __future__ import annotations
@@ -19,8 +27,10 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from shien.accounts import oidc, twofactor
@@ -31,6 +41,7 @@ from shien.rules.errors import DomainError
 logger = logging.getLogger(__name__)
 
 PENDING_KEY = "two_factor_pending"
+LINK_KEY = "oidc_pending_link"  # an external identity to link once the user's password is given
 PENDING_TTL = 600  # seconds between the first and the second step
 BACKUP_CODES_KEY = "two_factor_new_backup_codes"
 OIDC_BACKEND = "shien.accounts.backends.ExternalIdentityBackend"
@@ -53,6 +64,7 @@ def _safe_next(request: HttpRequest, url: str) -> str:
 def _start_pending(
     request: HttpRequest, user: User, backend: str, next_url: str, via_oidc: Any = None
 ) -> None:
+    request.session.cycle_key()  # a session id known before the password is worth nothing after it
     request.session[PENDING_KEY] = {
         "user_id": user.pk,
         "backend": backend,
@@ -71,13 +83,43 @@ def _pending(request: HttpRequest) -> tuple[dict[str, Any], User] | None:
     return (data, user) if user is not None else None
 
 
+def _start_link(request: HttpRequest, result: oidc.Login) -> None:
+    request.session[LINK_KEY] = {
+        "user_id": result.user.pk,
+        "oidc": oidc.login_to_session(result),
+        "at": time.time(),
+    }
+
+
+def _take_link(request: HttpRequest, user: User, backend: str) -> oidc.Login | None:
+    """The pending link of this user, if any (taken out of the session whoever logs in)."""
+    data = request.session.pop(LINK_KEY, None)
+    if (
+        not data
+        or backend == OIDC_BACKEND
+        or data.get("user_id") != user.pk
+        or time.time() - data.get("at", 0) > PENDING_TTL
+    ):
+        return None
+    return oidc.login_from_session(user, data["oidc"], "")
+
+
 def _finish(
     request: HttpRequest, user: User, backend: str, next_url: str, device: Any = None
 ) -> HttpResponse:
     """Log in (a new session key), remember the verified device, prompt staff to enable 2FA."""
+    link = _take_link(request, user, backend)
     login(request, user, backend=backend)
     if device is not None:
         django_otp.login(request, device)
+    if link is not None:
+        try:
+            oidc.record_login(link, by="password")
+        except oidc.OIDCError as exc:
+            messages.error(request, exc.message)
+        else:
+            name = oidc.provider_name()
+            messages.success(request, f"{name}と連携しました。次回から{name}でログインできます")
     if twofactor.two_factor_recommended(user):
         messages.warning(
             request,
@@ -88,7 +130,10 @@ def _finish(
 
 
 class LoginView(DjangoLoginView):
-    """Email and password; then, for users with a confirmed TOTP device, the code step."""
+    """Email and password; then, for users with a confirmed TOTP device, the code step.
+
+    (Django's LoginView already is never_cache, csrf_protect and sensitive_post_parameters.)
+    """
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
@@ -104,6 +149,7 @@ class LoginView(DjangoLoginView):
         }
 
 
+@sensitive_post_parameters("code")
 @never_cache
 def login_verify(request: HttpRequest) -> HttpResponse:
     """The second step: a code from the authenticator app, or a backup code."""
@@ -124,7 +170,8 @@ def login_verify(request: HttpRequest) -> HttpResponse:
             request.session.pop(PENDING_KEY, None)
             if data.get("oidc"):
                 try:
-                    oidc.record_login(oidc.login_from_session(user, data["oidc"], data["next"]))
+                    external = oidc.login_from_session(user, data["oidc"], data["next"])
+                    oidc.record_login(external, by="totp")
                 except oidc.OIDCError as exc:
                     return _oidc_error(request, exc)
             if verified.backup_code:
@@ -164,6 +211,13 @@ def oidc_start(request: HttpRequest) -> HttpResponseBase:
         return redirect(oidc.authorization_url(request, next_url))
     except oidc.OIDCError as exc:
         return _oidc_error(request, exc)
+    except Exception:  # never a 500 page in the middle of a login
+        logger.exception("OIDC start failed")
+        return _oidc_error(request, _unexpected())
+
+
+def _unexpected() -> oidc.OIDCError:
+    return oidc.OIDCError("unexpected", "ログインの処理中に問題が起きました。もう一度お試しください", 502)
 
 
 @never_cache
@@ -172,7 +226,16 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         raise Http404
     try:
         result = oidc.callback(request)
-        if twofactor.has_two_factor(result.user) and not result.provider_mfa:
+        if result.link and result.user.has_usable_password():
+            _start_link(request, result)
+            name = oidc.provider_name()
+            messages.info(
+                request,
+                f"{name}の確認済みメールアドレス（{result.email}）の利用者がすでに登録されています。"
+                f"{name}と連携するため、一度だけ、この利用者のパスワードでログインしてください",
+            )
+            return redirect(f"{reverse('login')}?{urlencode({'next': result.next_url})}")
+        if twofactor.has_two_factor(result.user) and (not result.provider_mfa or result.link):
             _start_pending(request, result.user, OIDC_BACKEND, result.next_url, oidc.login_to_session(result))
             return redirect("login-verify")
         oidc.record_login(result)
@@ -180,10 +243,7 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         return _oidc_error(request, exc)
     except Exception:  # never a 500 page in the middle of a login
         logger.exception("OIDC callback failed")
-        return _oidc_error(
-            request,
-            oidc.OIDCError("unexpected", "ログインの処理中に問題が起きました。もう一度お試しください", 502),
-        )
+        return _oidc_error(request, _unexpected())
     return _finish(request, result.user, OIDC_BACKEND, result.next_url)
 
 
@@ -222,6 +282,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @never_cache
+@sensitive_post_parameters("code")
 def totp_enable(request: HttpRequest) -> HttpResponse:
     """The QR code and secret of the pending device, and the code that confirms it."""
     user = request_user(request)
@@ -258,6 +319,7 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@sensitive_post_parameters("code")
 def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     try:
@@ -271,6 +333,7 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@sensitive_post_parameters("code")
 def totp_disable(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     try:

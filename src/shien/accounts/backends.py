@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -17,6 +17,12 @@ LOCK = timedelta(minutes=15)
 
 
 class LockoutBackend(ModelBackend):
+    """A guess is counted before the password is checked, so parallel requests share the 5 guesses.
+
+    Counting after the check would let requests that arrive together all pass the lock check before
+    any of them is counted (as many guesses as there are workers, every 15 minutes).
+    """
+
     def authenticate(
         self,
         request: HttpRequest | None,
@@ -27,22 +33,30 @@ class LockoutBackend(ModelBackend):
         email = (username or kwargs.get("email") or "").strip().lower()
         user = User.objects.filter(email=email).first()
         if user is None:
-            User().set_password(
-                password
-            )  # same work as a real check: no timing hint that the email is unknown
+            _same_work(password)  # no timing hint that the email is unknown
             return None
         now = timezone.now()
-        if user.locked_until and user.locked_until > now:
+        open_now = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+        if not User.objects.filter(open_now, pk=user.pk).update(failed_logins=F("failed_logins") + 1):
+            _same_work(password)  # locked: nor that the account is locked
+            return None
+        user.refresh_from_db(fields=["failed_logins"])
+        if user.failed_logins > MAX_FAILURES:  # parallel requests used up the guesses: lock now
+            User.objects.filter(pk=user.pk, failed_logins__gt=MAX_FAILURES).update(
+                locked_until=now + LOCK, failed_logins=0
+            )
+            _same_work(password)
             return None
         if not (user.check_password(password or "") and self.user_can_authenticate(user)):
-            User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-            user.refresh_from_db(fields=["failed_logins"])
             if user.failed_logins >= MAX_FAILURES:
                 User.objects.filter(pk=user.pk).update(locked_until=now + LOCK, failed_logins=0)
             return None
-        if user.failed_logins or user.locked_until:
-            User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
         return user
+
+
+def _same_work(password: str | None) -> None:
+    User().set_password(password)  # one password hash, like a real check
 
 
 class ExternalIdentityBackend(ModelBackend):

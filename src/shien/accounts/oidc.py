@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ FLOW_TTL = 600  # seconds
 MAX_FLOWS = 5
 LEEWAY = 60  # seconds of clock difference allowed for exp/iat
 DISCOVERY_TTL = 3600
+JWKS_REFETCH_INTERVAL = 60  # seconds: a JWKS is fetched again for an unknown kid at most this often
+# id_tokens are signed with the provider's key pair (from its JWKS): never `none`, never a shared secret
+ASYMMETRIC = re.compile(r"(RS|PS|ES)(256|384|512)|ES256K|EdDSA")
 
 
 def enabled() -> bool:
@@ -93,16 +97,23 @@ def _issuer() -> str:
     return str(_setting("OIDC_OP_ISSUER")).rstrip("/")
 
 
+REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+
+
 def metadata() -> dict[str, Any]:
-    """Endpoints: those set in settings, the rest from discovery."""
+    """Endpoints: those set in settings, the rest from discovery.
+
+    `issuer` is the one id_tokens must carry, exactly: the provider's own spelling from discovery
+    (the setting may differ by a trailing slash), else the setting as written.
+    """
     explicit = {
-        "issuer": _issuer(),
+        "issuer": str(_setting("OIDC_OP_ISSUER")),
         "authorization_endpoint": _setting("OIDC_OP_AUTHORIZATION_ENDPOINT"),
         "token_endpoint": _setting("OIDC_OP_TOKEN_ENDPOINT"),
         "userinfo_endpoint": _setting("OIDC_OP_USER_ENDPOINT"),
         "jwks_uri": _setting("OIDC_OP_JWKS_ENDPOINT"),
     }
-    if all(explicit[k] for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")):
+    if all(explicit[k] for k in REQUIRED_METADATA):
         return explicit
     url = _setting("OIDC_OP_DISCOVERY_URL") or f"{_issuer()}/.well-known/openid-configuration"
     key = f"oidc:discovery:{url}"
@@ -114,7 +125,14 @@ def metadata() -> dict[str, Any]:
                 "discovery", "認証サービスの設定（issuer）が一致しません。管理者に連絡してください", 502
             )
         cache.set(key, found, DISCOVERY_TTL)
-    return {**found, **{k: v for k, v in explicit.items() if v}}
+    merged = {**found, **{k: v for k, v in explicit.items() if v and k != "issuer"}}
+    if not all(isinstance(merged.get(k), str) and merged[k] for k in REQUIRED_METADATA):
+        missing = ", ".join(k for k in REQUIRED_METADATA if not merged.get(k))
+        logger.warning("OIDC: discovery at %s lacks %s", url, missing)
+        raise OIDCError(
+            "discovery", "認証サービスの設定（エンドポイント）が不足しています。管理者に連絡してください", 502
+        )
+    return merged
 
 
 def _get_json(url: str, **kwargs: Any) -> dict[str, Any]:
@@ -205,18 +223,21 @@ def callback(request: HttpRequest) -> Login:
     flows = request.session.get(SESSION_KEY, {})
     flow = flows.pop(state, None) if state else None
     request.session[SESSION_KEY] = flows  # a flow is used once, also when it fails
-    if params.get("error"):
-        error = params["error"]
-        message = PROVIDER_ERRORS.get(error, "{name}でログインできませんでした（エラー: {error}）")
-        raise OIDCError(
-            error if error in PROVIDER_ERRORS else "provider_error",
-            message.format(name=provider_name(), error=error[:60]),
-            403 if error == "access_denied" else 400,
-        )
     if flow is None or time.time() - flow.get("at", 0) > FLOW_TTL:
+        # also for error answers: a link made by someone else (no flow of this browser) shows nothing of theirs
         raise OIDCError(
             "state_mismatch",
             "ログインの確認情報（state）が一致しないか、期限が切れています。もう一度ログインしてください",
+        )
+    if params.get("error"):
+        error = params["error"]
+        # RFC 6749 error codes are ASCII words; anything else is not shown (no text injected into our page)
+        shown = error if re.fullmatch(r"[a-z_]{1,40}", error) else "不明なエラー"
+        message = PROVIDER_ERRORS.get(error, "{name}でログインできませんでした（エラー: {error}）")
+        raise OIDCError(
+            error if error in PROVIDER_ERRORS else "provider_error",
+            message.format(name=provider_name(), error=shown),
+            403 if error == "access_denied" else 400,
         )
     code = params.get("code", "")
     if not code:
@@ -230,7 +251,8 @@ def callback(request: HttpRequest) -> Login:
         )
         if info.get("sub") != claims["sub"]:
             raise OIDCError("userinfo_mismatch", "利用者情報（sub）がIDトークンと一致しません")
-        claims = {**info, **claims}  # the signed id_token wins
+        # the signed id_token wins; how the person authenticated (amr) counts only from the id_token
+        claims = {**{k: v for k, v in info.items() if k != "amr"}, **claims}
     return resolve(claims, next_url=flow.get("next", ""))
 
 
@@ -261,21 +283,33 @@ def _exchange(meta: dict[str, Any], code: str, flow: dict[str, Any]) -> dict[str
 
 
 def _signing_key(kid: str | None, alg: str) -> Any:
-    """The provider's public key for `kid` from its JWKS (fetched again once for a new kid)."""
+    """The provider's public key for `kid` from its JWKS.
+
+    A kid not in the cached JWKS fetches it again (key rotation), at most once a minute: unknown kids
+    must not make every login wait for, and hammer, the provider's JWKS endpoint.
+    """
     url = metadata()["jwks_uri"]
     cache_key = f"oidc:jwks:{url}"
-    for attempt in range(2):
-        jwks = cache.get(cache_key) if attempt == 0 else None
+    jwks, fetched = cache.get(cache_key), False
+    for _ in range(2):
         if jwks is None:
-            jwks = _get_json(url)
+            jwks, fetched = _get_json(url), True
             cache.set(cache_key, jwks, DISCOVERY_TTL)
-        keys = [k for k in jwks.get("keys", []) if k.get("use", "sig") == "sig" and k.get("alg", alg) == alg]
+            cache.set(f"{cache_key}:fetched", True, JWKS_REFETCH_INTERVAL)
+        keys = [
+            k
+            for k in jwks.get("keys", [])
+            if isinstance(k, dict) and k.get("use", "sig") == "sig" and k.get("alg", alg) == alg
+        ]
         match = [k for k in keys if k.get("kid") == kid] if kid else keys[:1] if len(keys) == 1 else []
         if match:
             try:
                 return jwt.PyJWK(match[0], algorithm=alg).key
             except jwt.PyJWTError as exc:
                 raise _invalid_token("鍵を読み取れません") from exc
+        if fetched or not cache.add(f"{cache_key}:fetched", True, JWKS_REFETCH_INTERVAL):
+            break
+        jwks = None
     raise _invalid_token("署名の鍵が見つかりません")
 
 
@@ -288,22 +322,24 @@ def _invalid_token(reason: str) -> OIDCError:
 
 
 def verify_id_token(token: str, *, nonce: str) -> dict[str, Any]:
-    algorithms = [a.strip() for a in str(_setting("OIDC_RP_SIGN_ALGO", "RS256")).split(",") if a.strip()]
+    configured = str(_setting("OIDC_RP_SIGN_ALGO", "RS256")).split(",")
+    algorithms = [a.strip() for a in configured if ASYMMETRIC.fullmatch(a.strip())]
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise _invalid_token("形式が正しくありません") from exc
     alg = header.get("alg")
-    if alg not in algorithms:
+    if not isinstance(alg, str) or alg not in algorithms:
         raise _invalid_token(f"署名方式 {str(alg)[:10]} は受け付けません")
     client_id = _setting("OIDC_RP_CLIENT_ID")
+    kid = header.get("kid")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
-            key=_signing_key(header.get("kid"), alg),
+            key=_signing_key(kid if isinstance(kid, str) else None, alg),
             algorithms=[alg],
             audience=client_id,
-            issuer=_issuer(),
+            issuer=metadata()["issuer"],
             leeway=LEEWAY,
             options={"require": ["iss", "sub", "aud", "exp", "iat"]},
         )
@@ -320,7 +356,8 @@ def verify_id_token(token: str, *, nonce: str) -> dict[str, Any]:
     except jwt.PyJWTError as exc:
         raise _invalid_token(type(exc).__name__) from exc
     audience = claims["aud"]
-    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
+    several = isinstance(audience, list) and len(audience) > 1
+    if (several or "azp" in claims) and claims.get("azp") != client_id:
         raise _invalid_token("宛先（azp）が本サービスではありません")
     if not nonce or not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
         raise _invalid_token("nonce が一致しません")
@@ -340,7 +377,8 @@ def resolve(claims: dict[str, Any], *, next_url: str = "") -> Login:
     issuer, subject = str(claims["iss"]), str(claims["sub"])
     email = str(claims.get("email") or "").strip().lower()
     amr = claims.get("amr") or []
-    provider_mfa = bool(set(amr if isinstance(amr, list) else [amr]) & set(_setting("OIDC_MFA_AMR", ["mfa"])))
+    methods = {str(m) for m in (amr if isinstance(amr, list) else [amr])}
+    provider_mfa = bool(methods & set(_setting("OIDC_MFA_AMR", ["mfa"])))
     login = {
         "issuer": issuer,
         "subject": subject,
@@ -400,8 +438,12 @@ def _create(claims: dict[str, Any], issuer: str, subject: str, email: str) -> Us
 
 
 @transaction.atomic
-def record_login(login: Login) -> ExternalIdentity:
-    """When the login completes: link the identity if new, note the time, audit."""
+def record_login(login: Login, *, by: str = "verified_email") -> ExternalIdentity:
+    """When the login completes: link the identity if new, note the time, audit.
+
+    `by`: what proved that the provider's person owns the existing user when linking by email —
+    `verified_email` (a user without a password), `totp` (its code), `password` (its password).
+    """
     identity, created = ExternalIdentity.objects.select_for_update().get_or_create(
         issuer=login.issuer, subject=login.subject, defaults={"user": login.user, "email": login.email}
     )
@@ -412,7 +454,7 @@ def record_login(login: Login) -> ExternalIdentity:
             actor=login.user,
             action="auth.oidc_link",
             obj=identity,
-            data={"issuer": login.issuer, "by": "verified_email"},
+            data={"issuer": login.issuer, "by": by},
         )
     identity.last_login_at = timezone.now()
     if login.email and identity.email != login.email:

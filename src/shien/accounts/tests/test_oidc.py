@@ -85,11 +85,21 @@ def test_an_existing_user_is_linked_only_with_a_verified_email(client: Client, p
     assert logged_in(client) is None and not ExternalIdentity.objects.exists()
 
     provider.user["email_verified"] = True
-    assert via_provider(client, provider).status_code == 302
+    response = via_provider(client, provider)  # a user with a password: it confirms the link once
+    assert response.status_code == 302 and response.url == "/accounts/login/?next=%2Fmypage%2F"
+    assert logged_in(client) is None and not ExternalIdentity.objects.exists()
+    assert "この利用者のパスワードでログインしてください" in client.get(response.url).content.decode()
+    client.post(response.url, {"username": "gbiz@example.jp", "password": "correct horse battery"})
     assert logged_in(client) == existing and existing.has_usable_password()
     assert ExternalIdentity.objects.get().user == existing
     link = AuditLog.objects.get(action="auth.oidc_link")
-    assert link.actor == existing and link.data["by"] == "verified_email"
+    assert link.actor == existing and link.data["by"] == "password"
+
+    without_password = User.objects.create_user("nopass@example.jp", None)  # made by staff, say
+    provider.user |= {"sub": "gbiz-0002", "email": "nopass@example.jp"}
+    other = Client()
+    assert via_provider(other, provider).url == "/mypage/" and logged_in(other) == without_password
+    assert AuditLog.objects.filter(action="auth.oidc_link", data__by="verified_email").count() == 1
 
 
 def test_a_new_user_needs_a_verified_email(client: Client, provider: Provider) -> None:
@@ -174,7 +184,7 @@ def test_an_unreachable_provider_is_a_page_not_a_500(
 
 
 def test_a_two_factor_user_still_enters_the_code(client: Client, provider: Provider, clock: Clock) -> None:
-    person = user("gbiz@example.jp")
+    person = User.objects.create_user("gbiz@example.jp", None)  # no password: the code proves the link
     device = twofactor.totp_setup(user=person)
     twofactor.totp_confirm(user=person, code=clock.code(device))
     clock.tick()
