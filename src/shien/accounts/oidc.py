@@ -19,14 +19,25 @@ leave only the redirect helpers, which are a few lines here.
 Account linking (`resolve`): an `ExternalIdentity(issuer, subject)` logs in its user. Otherwise the
 verified address decides: a user with that email is linked only when the provider says
 `email_verified`; else a new user is created — also only with a verified address, since an unverified
-one would let someone hold an account under another person's email (and a password reset would then
-share it). Users created here have no password (unusable) until they set one by password reset.
+one would let someone hold an account under another person's email. Users created here have no
+password (unusable; Django's password reset does not send mail to such users).
+
+Sign-up does not prove that an address belongs to whoever signs up, so an existing user with a
+password is linked only after a login with that password (`auth_views.LINK_KEY`): otherwise someone
+who registered a victim's address in advance would share the account the victim then uses through
+the provider (pre-account takeover). `record_login(by=...)` audits what proved the link.
 
 Two-factor users: a user with TOTP enabled is still asked for the code after the provider, unless
 the id_token's `amr` says the provider itself did multi-factor authentication (`OIDC_MFA_AMR`,
-default `["mfa"]`, RFC 8176). The external login is as strong as the provider's login, which we do
-not know in general; `amr` is the provider's own statement. Linking an existing user by email waits
-until that step passes, so a provider account alone never attaches itself to a protected user.
+default `["mfa"]`, RFC 8176; only the signed id_token's `amr` counts, not userinfo's). The external
+login is as strong as the provider's login, which we do not know in general; `amr` is the provider's
+own statement. Linking an existing user by email waits until the code (or the password) is given,
+also when `amr` says multi-factor, so a provider account alone never attaches itself to a user.
+
+id_tokens: only asymmetric algorithms from `OIDC_RP_SIGN_ALGO` (never `none` or HS*, even if
+configured: the key comes from the JWKS, and an HMAC "key" made of the public key is the classic
+algorithm-confusion attack); `azp` must be ours whenever present; `iss` must be the provider's
+issuer exactly as discovery writes it.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def verify_code(*, user: User, code: str) -> Verified:
     """
     with transaction.atomic():
         current = User.objects.select_for_update().get(pk=user.pk)
-        if False:
+        if current.locked_until and current.locked_until > timezone.now():
             error, verified = _locked_error(), None
         else:
             error, verified = _check(user, _normalize(code))
