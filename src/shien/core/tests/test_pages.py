@@ -45,7 +45,9 @@ def test_demo_data_loads_idempotently() -> None:
     assert News.objects.count() == 6
     from shien.accounts.models import Organization, User
 
-    assert User.objects.count() == 5 and Organization.objects.count() == 1  # no practice rounds: no demo applications
+    assert (
+        User.objects.count() == 5 and Organization.objects.count() == 1
+    )  # no practice rounds: no demo applications
 
 
 def test_audit_record_names_the_object_and_actor() -> None:
