@@ -473,6 +473,16 @@ def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("application-detail", app.pk)
 
 
+def _refused(request: HttpRequest, app: Application, exc: DomainError) -> HttpResponse:
+    """The application page again, with the refusal's Japanese message (nothing the user typed is lost)."""
+    return render(
+        request,
+        "applications/detail.html",
+        _context(request, app, problems=[{"message": exc.message}]),
+        status=STATUS_OF.get(exc.code, 400),
+    )
+
+
 # -- 様式4, 交付申請 ------------------------------------------------------------------------------------------
 
 
@@ -484,12 +494,7 @@ def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.form4_issue(actor=user, application=app, comment=request.POST.get("comment", "")[:2000])
     except DomainError as exc:
-        return render(
-            request,
-            "applications/detail.html",
-            _context(request, app, problems=[{"message": exc.message}]),
-            status=STATUS_OF.get(exc.code, 400),
-        )
+        return _refused(request, app, exc)
     messages.success(request, "様式4（事業支援計画書）を交付しました")
     return redirect("application-detail", app.pk)
 
@@ -502,12 +507,7 @@ def grant_request(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         postaward.grant_request(actor=user, application=app)
     except DomainError as exc:
-        return render(
-            request,
-            "applications/detail.html",
-            _context(request, app, problems=[{"message": exc.message}]),
-            status=STATUS_OF.get(exc.code, 400),
-        )
+        return _refused(request, app, exc)
     messages.success(request, "交付申請を受け付けました。交付決定をお待ちください")
     return redirect("application-detail", app.pk)
 

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_GET, require_POST
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Event
 
 from shien.accounts.models import User
 from shien.accounts.selectors import STAFF_ROLES, can_act_for, request_user
@@ -29,6 +29,7 @@ from shien.applications import followup
 from shien.applications.models import Application, FollowUpReport
 from shien.applications.selectors import application_get, applications_for
 from shien.navigator.services import _number
+from shien.programs.feeds import calendar_response
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
@@ -344,18 +345,9 @@ def _events(request: HttpRequest, application: Application) -> list[Event]:
 
 
 def _calendar(name: str, events: list[Event]) -> HttpResponse:
-    cal = Calendar()
-    cal.add("prodid", "-//shien//report windows//JA")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", "Asia/Tokyo")
-    cal.add("refresh-interval;value=duration", "PT12H")
-    for event in events:
-        cal.add_component(event)
-    cal.add_missing_timezones()
-    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="shien-reports.ics"'
+    response = calendar_response(
+        name, events, product="report windows", filename="shien-reports.ics", timezones=True
+    )
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

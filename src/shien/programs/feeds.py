@@ -129,9 +129,17 @@ def _events(request: HttpRequest, program: Program, rounds: list[Round], frame_n
     return events
 
 
-def _calendar(name: str, events: list[Event]) -> HttpResponse:
+def calendar_response(
+    name: str,
+    events: list[Event],
+    *,
+    product: str = "deadlines",
+    filename: str = "shien.ics",
+    timezones: bool = False,
+) -> HttpResponse:
+    """An iCalendar (RFC 5545) response that calendar apps can subscribe to (refreshed twice a day)."""
     cal = Calendar()
-    cal.add("prodid", "-//shien//deadlines//JA")
+    cal.add("prodid", f"-//shien//{product}//JA")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
@@ -139,21 +147,23 @@ def _calendar(name: str, events: list[Event]) -> HttpResponse:
     cal.add("refresh-interval;value=duration", "PT12H")
     for event in events:
         cal.add_component(event)
+    if timezones:
+        cal.add_missing_timezones()
     response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = 'inline; filename="shien.ics"'
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
 
 
 def ics_all(request: HttpRequest) -> HttpResponse:
     events = [e for p in registry().programs.values() for e in _events(request, p, list(p.rounds))]
-    return _calendar("shien 支援制度の締切", events)
+    return calendar_response("shien 支援制度の締切", events)
 
 
 def ics_program(request: HttpRequest, program_id: str) -> HttpResponse:
     program = registry().programs.get(program_id)
     if program is None:
         raise Http404("制度が見つかりません")
-    return _calendar(f"{program.short_name} の締切", _events(request, program, list(program.rounds)))
+    return calendar_response(f"{program.short_name} の締切", _events(request, program, list(program.rounds)))
 
 
 def ics_frame(request: HttpRequest, program_id: str, frame_id: str) -> HttpResponse:
@@ -165,4 +175,4 @@ def ics_frame(request: HttpRequest, program_id: str, frame_id: str) -> HttpRespo
     events = _events(request, program, rounds, frame.name)
     for event in events:  # a frame calendar has its own UIDs, so subscribing to several does not merge them
         event["uid"] = str(event["uid"]).replace("@shien", f"-{frame_id}@shien")
-    return _calendar(f"{program.short_name} {frame.name} の締切", events)
+    return calendar_response(f"{program.short_name} {frame.name} の締切", events)
