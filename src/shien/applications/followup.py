@@ -35,7 +35,7 @@ from shien.core.services import audit_record
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, Entry, ParamView, registry
-from shien.rules.text import yen
+from shien.rules.text import wareki_date, yen
 from shien.rules.vec import frac, percent
 
 FOLLOWUP_PROGRAMS = frozenset(
@@ -429,8 +429,13 @@ def evaluate(
     spec = program_spec(application)
     if spec is None:
         raise DomainError("invalid_input", "この補助金には事業化状況報告・効果報告がありません")
+    if not 1 <= year <= spec.years:  # the growth targets are powers of the year
+        raise DomainError("invalid_input", f"報告年は1〜{spec.years}年目です")
     base = baseline(application) if base is None else base
-    amount = application.confirmed_yen or application.granted_yen or 0
+    # the amount refunds are a share of: the confirmed amount once there is one (0 when nothing was
+    # accepted at the inspection: then nothing was paid and nothing is refunded), else the granted one
+    confirmed = application.confirmed_yen
+    amount = confirmed if confirmed is not None else application.granted_yen or 0
     plan_years = int(application.plan.get("followup", {}).get("plan_years", spec.years))
     checks: list[dict[str, Any]] = []
     if base is None:
@@ -488,6 +493,27 @@ def _save(application: Application, actor: User, year: int, figures: Figures,
         raise DomainError("duplicate", duplicate) from None
 
 
+def check_fiscal_year(application: Application, year: int, fy_end: date) -> None:
+    """The reported fiscal year must be the report year's: the dated parameters (the regional minimum
+    wage of that year) are looked up by its end, so an earlier date must not pick an older, lower wage.
+    Where the business's fiscal year end is known it must be that year's; where it is only assumed, it
+    must fall in the `year`-th year after payment."""
+    paid_on = application.paid_on
+    if paid_on is None:
+        return
+    month, day, assumed = fiscal_month_day(application)
+    expected = fiscal_year_end(paid_on, year, month, day)
+    if assumed:
+        ok = add_months(paid_on, 12 * (year - 1)) <= fy_end < add_months(paid_on, 12 * year)
+    else:
+        ok = fy_end == expected
+    if not ok:
+        message = f"{year}年目の報告の事業年度末は {wareki_date(expected)} です"
+        if assumed:
+            message = f"{year}年目の報告は、支払日（{wareki_date(paid_on)}）から{year}年目に終わる事業年度のものです"
+        raise DomainError("invalid_input", message, [{"field": "fiscal_year_end", "message": message}])
+
+
 def _authorize(actor: User, application: Application) -> Spec:
     spec = program_spec(application)
     if spec is None:
@@ -526,6 +552,7 @@ def followup_submit(*, actor: User, application: Application, year: int, figures
     missing = _missing(spec, figures)
     if missing:
         raise DomainError("invalid_input", "入力されていない項目があります", missing)
+    check_fiscal_year(application, year, figures.fiscal_year_end)
     base = baseline(application)
     if base is None:
         raise DomainError(

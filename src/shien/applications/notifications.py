@@ -31,10 +31,12 @@ MESSAGES = {
 
 
 def recipients(application: Application) -> list[User]:
+    """The organization's active members and advisors with consent in force (a deactivated account
+    no longer hears of the business)."""
     org = application.organization
     members = User.objects.filter(memberships__organization=org)
     advisors = User.objects.filter(advisor_consents__organization=org, advisor_consents__revoked_at=None)
-    return list((members | advisors).distinct().order_by("pk"))
+    return list((members | advisors).filter(is_active=True).distinct().order_by("pk"))
 
 
 def application_transitioned(application: Application, action: str, audit_id: int, reason: str = "") -> None:

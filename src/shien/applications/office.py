@@ -453,8 +453,10 @@ def parse_yen(text: str) -> int:
             value, scale = value[: -len(suffix)], factor
             break
     whole, dot, part = value.partition(".")
-    if not whole.isdigit() or (dot and not part.isdigit()):
+    if not whole.isdecimal() or (dot and not part.isdecimal()):  # isdigit() would pass "²", int() not
         raise DomainError("invalid_input", "金額は数字で入力してください（例: 300,000,000 または 3億）")
+    if len(whole.lstrip("0") + part) > 20:
+        raise DomainError("invalid_input", "金額が大きすぎます")
     amount = Fraction(int(whole + part), 10 ** len(part)) * scale
     if amount.denominator != 1:
         raise DomainError("invalid_input", "金額は1円単位で入力してください")

@@ -27,6 +27,7 @@ from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 from shien.rules.text import yen
+from shien.rules.vocab import MAX_YEN
 
 
 def report_deadline(application: Application) -> date | None:
@@ -84,7 +85,7 @@ def results_report(*, actor: User, application: Application, lines: list[dict[st
         if line.get("category") not in frame.expenses:
             raise DomainError("invalid_input", f"{number}行目: この枠の対象経費ではありません")
         amount = line.get("amount_yen")
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_YEN:
             raise DomainError("invalid_input", f"{number}行目: 金額は1円以上の整数で入力してください")
         proof = evidence.get(str(line.get("evidence_sha256", "")))
         if proof is None:

@@ -21,6 +21,8 @@ from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 
+REVIEW_STATES = (State.SUBMITTED, State.UNDER_REVIEW)
+
 
 def rubric(application: Application, day: date | None = None) -> list[dict[str, Any]]:
     moment = day or (application.submitted_at or timezone.now()).astimezone(JST).date()
@@ -37,7 +39,11 @@ def review_assign(*, actor: User, application: Application, reviewer: User) -> R
     _require(actor, Role.SECRETARIAT, "審査員を割り当てる")
     if not reviewer.has_role(Role.REVIEWER):
         raise DomainError("invalid_input", "この利用者は審査員として登録されていません")
-    if application.state not in (State.SUBMITTED, State.UNDER_REVIEW):
+    # the state as it is now, locked: another secretary may have returned or decided it meanwhile
+    application = (
+        Application.objects.select_for_update().select_related("organization").get(pk=application.pk)
+    )
+    if application.state not in REVIEW_STATES:
         raise DomainError("invalid_state", "申請済み・審査中の申請にだけ審査員を割り当てられます")
     if can_act_for(reviewer, application.organization):  # a member or consented advisor of the applicant
         raise DomainError("conflict_of_interest", "この審査員は申請者の関係者のため割り当てられません")
@@ -66,6 +72,10 @@ def review_declare_conflict(
     *, actor: User, assignment_id: int, conflict: bool, reason: str = ""
 ) -> ReviewAssignment:
     assignment = _own(actor, assignment_id)
+    if assignment.application.state not in REVIEW_STATES:  # the scores a decision rested on stay as they were
+        raise DomainError(
+            "invalid_state", "審査が終わった申請です。利益相反が判明した場合は事務局に連絡してください"
+        )
     if conflict and not reason.strip():
         raise DomainError("reason_required", "利益相反の内容を入力してください")
     assignment.conflict, assignment.conflict_reason = conflict, reason.strip()

@@ -292,10 +292,24 @@ def attachment_add(*, actor: User, application: Application, name: str, content:
         uploaded_by=actor,
     )
     attachment.file.save(digest, ContentFile(content), save=False)
+    try:  # durable before its row commits: a committed row never points at a file a crash could lose
+        path = attachment.file.path
+    except NotImplementedError:  # a storage without local paths keeps its own guarantees
+        path = ""
+    if path:
+        import os
+
+        for target in (path, os.path.dirname(path)) if os.name == "posix" else (path,):
+            fd = os.open(target, os.O_RDONLY)  # the file, then its directory entry
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
     try:
         with transaction.atomic():
             attachment.save()
-    except IntegrityError:
+    except IntegrityError:  # the same file from a concurrent request (double click): keep that one
+        attachment.file.storage.delete(attachment.file.name)  # the name this call wrote is its own
         return application.attachments.get(sha256=digest)
     audit_record(
         actor=actor, action="attachment.add", obj=attachment, data={"sha256": digest, "size": len(content)}
@@ -344,20 +358,22 @@ def form4_issue(
 
 
 def _next_receipt(program: str, round_id: str) -> str:
-    counter, _ = ReceiptCounter.objects.get_or_create(program=program, round_id=round_id)
-    counter = ReceiptCounter.objects.select_for_update().get(pk=counter.pk)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{program.upper()}-{round_id}-{counter.last:06d}"
+    """The round's next number, in the caller's transaction (the state change's): the UPDATE locks the
+    counter row until that transaction ends, so concurrent submissions take numbers one after another,
+    and one that rolls back (an error, a killed server) takes its number back with it: no gap, no repeat."""
+    from django.db.models import F
+
+    counters = ReceiptCounter.objects.filter(program=program, round_id=round_id)
+    if not counters.update(last=F("last") + 1):  # the round's first submission
+        ReceiptCounter.objects.get_or_create(program=program, round_id=round_id)
+        counters.update(last=F("last") + 1)
+    return f"{program.upper()}-{round_id}-{counters.values_list('last', flat=True).get():06d}"
 
 
 def application_submit(*, actor: User, application: Application, at: datetime | None = None) -> Application:
     """Submit once: validated against the frame's criteria, refused outside the round's window
     (server time, to the second); a second submission (double click, second tab) returns the first."""
     at = (at or now()).astimezone(JST)
-    current = Application.objects.select_related("organization").get(pk=application.pk)
-    if current.state == State.SUBMITTED and current.receipt_number:
-        return current
 
     def apply(locked: Application) -> dict[str, Any]:
         program = registry().programs[locked.program]
@@ -394,10 +410,10 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
         return {"receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
                 "attachments": list(locked.attachments.values_list("sha256", flat=True))}  # fmt: skip
 
-    try:
-        return workflow.transition(actor=actor, application=current, action_name="submit", apply=apply)
+    try:  # the transition locks the row and checks the state: no separate read before it
+        return workflow.transition(actor=actor, application=application, action_name="submit", apply=apply)
     except DomainError as exc:
-        if exc.code == "invalid_state":  # lost a race with another tab: that submission stands
+        if exc.code == "invalid_state":  # submitted already (a double click, another tab): that one stands
             again = Application.objects.get(pk=application.pk)
             if again.state == State.SUBMITTED:
                 return again

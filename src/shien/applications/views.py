@@ -31,7 +31,7 @@ from shien.core.models import AuditLog
 from shien.navigator.services import _number, read_answers
 from shien.rules.errors import DomainError
 from shien.rules.registry import Frame, registry
-from shien.rules.vocab import EXPENSE_CATEGORIES, INVOICE_FUNCTIONS, PURPOSES
+from shien.rules.vocab import EXPENSE_CATEGORIES, INVOICE_FUNCTIONS, MAX_YEN, PURPOSES
 
 FACTS = {
     "labor_shortage": "人手不足の状態にある",
@@ -98,8 +98,9 @@ def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, An
         if amount:
             item: dict[str, Any] = {"category": code, "amount_yen": amount}
             if code == "software":
-                if post.get("processes", "").isdigit():
-                    item["processes"] = int(post["processes"])
+                processes = post.get("processes", "").strip()
+                if processes.isdecimal() and len(processes) <= 6:  # int() of anything else would fail
+                    item["processes"] = int(processes)
                 functions = [f for f in post.getlist("functions") if f in INVOICE_FUNCTIONS]
                 if functions:
                     item["invoice_functions"] = functions
@@ -210,13 +211,17 @@ PUBLIC_AUDIT = ("application.", "form4.", "change.", "followup.")
 ROLE_NAMES = {Role.SECRETARIAT: "事務局", Role.BUREAU: "経済産業局", Role.REVIEWER: "審査員"}
 
 
-def _who(actor: User | None, staff_viewer: bool) -> str:
+def _who(actor: User | None, staff_viewer: bool, applicant_viewer: bool = True) -> str:
+    """Who acted: applicants see the office, not the person; a viewer who is neither the office nor
+    the applicant (an assigned reviewer) sees neither the applicant's people nor their emails."""
     if actor is None:
         return "システム"
     roles = {r.role for r in actor.roles.all()}
     for role, name in ROLE_NAMES.items():
-        if role in roles:  # applicants see the office, not the person
+        if role in roles:
             return f"{name}（{actor}）" if staff_viewer else name
+    if not (staff_viewer or applicant_viewer):
+        return "支援者" if Role.ADVISOR in roles else "申請者"
     return f"{actor}（支援者）" if Role.ADVISOR in roles else str(actor)
 
 
@@ -237,6 +242,7 @@ def _what(row: AuditLog) -> str:
 def timeline(user: User, app: Application) -> list[dict[str, Any]]:
     """The application's history from the audit log: when (和暦 with 西暦), who, what, why."""
     staff = _is_staff(user)
+    applicant = can_act_for(user, app.organization)
     change_ids = [str(i) for i in app.change_requests.values_list("pk", flat=True)]
     rows = (
         AuditLog.objects.filter(
@@ -251,7 +257,7 @@ def timeline(user: User, app: Application) -> list[dict[str, Any]]:
     return [
         {
             "at": row.at,
-            "who": _who(row.actor, staff),
+            "who": _who(row.actor, staff, applicant),
             "what": _what(row),
             "detail": _detail(row),
             "reason": row.reason,
@@ -422,9 +428,10 @@ def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
         plan, errors = plan_from_form(request.POST, frame, app.plan)
         if errors:
             return render(request, "applications/_status.html", {"app": app, "errors": errors}, status=422)
-        app = services.application_autosave(
-            actor=user, application=app, plan=plan, version=int(request.POST.get("version", "0"))
-        )
+        version = request.POST.get("version", "0").strip()
+        if not (version.isdecimal() and len(version) <= 9):
+            raise DomainError("conflict", "画面を読み込み直してから、もう一度保存してください")
+        app = services.application_autosave(actor=user, application=app, plan=plan, version=int(version))
     except DomainError as exc:
         status = 409 if exc.code == "conflict" else 400
         return render(request, "applications/_status.html", {"message": exc.message}, status=status)
@@ -432,6 +439,12 @@ def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "保存しました")
         return redirect("application-detail", app.pk)
     return render(request, "applications/_status.html", {"app": app, "saved": True})
+
+
+def _read(upload: Any) -> bytes:
+    """An uploaded file's bytes, at most one more than an attachment may have: a larger file is refused
+    by the size check without being read into memory whole."""
+    return bytes(upload.read(services.MAX_ATTACHMENT_BYTES + 1))
 
 
 @login_required
@@ -444,7 +457,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
         if upload is None:
             raise DomainError("empty", "ファイルを選んでください")
         services.attachment_add(
-            actor=user, application=app, name=upload.name or "file", content=upload.read()
+            actor=user, application=app, name=upload.name or "file", content=_read(upload)
         )
     except DomainError as exc:
         return render(
@@ -589,6 +602,8 @@ def _check_row(row: dict[str, Any], frame: Frame, evidence: set[str]) -> None:
     else:
         if not amount:
             _error(row, "amount", "金額を入力してください（1円以上）")
+        elif amount > MAX_YEN:
+            _error(row, "amount", "金額が大きすぎます。税抜の金額を円で入力してください")
         row["amount_yen"] = amount
     if not row["evidence"]:
         _error(
@@ -628,7 +643,7 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
             continue
         try:
             attachment = services.attachment_add(
-                actor=user, application=app, name=upload.name or "file", content=upload.read()
+                actor=user, application=app, name=upload.name or "file", content=_read(upload)
             )
         except DomainError as exc:
             _error(row, "evidence", f"証憑のファイル: {exc.message}")

@@ -97,7 +97,7 @@ def figures_from(
     parsed: dict[str, Any] = {}
     try:
         parsed["fiscal_year_end"] = parse_day(values["fiscal_year_end"])
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a year too large for date()
         errors["fiscal_year_end"] = "日付で入力してください（例: 2025-03-31）"
     for name in followup.AMOUNT_FIELDS + ("sales_yen",):
         try:
@@ -108,7 +108,7 @@ def figures_from(
         text = unicodedata.normalize("NFKC", values[name]).replace(",", "").strip().rstrip("円人")
         if not text:
             parsed[name] = None
-        elif not text.isdigit() or not low <= int(text) <= 1_000_000:
+        elif not text.isdecimal() or len(text) > 7 or not low <= int(text) <= 1_000_000:
             errors[name] = "整数で入力してください" if name == "employees" else "時給を円で入力してください"
         else:
             parsed[name] = int(text)
@@ -239,6 +239,8 @@ def followup_preview(request: HttpRequest, pk: int, year: int) -> HttpResponse:
     _, application, acts, spec = _access(request, pk)
     if not acts:
         raise Http404("申請が見つかりません")
+    if not followup.BASELINE_YEAR <= year <= spec.years:  # growth targets are powers of the year
+        raise Http404(f"{spec.name}は1〜{spec.years}年目です")
     figures, values, errors = figures_from(request.POST, spec)
     context: dict[str, Any] = {"year": year, "errors": errors}
     try:

@@ -402,7 +402,8 @@ def application_assign(request: HttpRequest, user: User, pk: int) -> HttpRespons
 
     def run() -> str:
         chosen = request.POST.get("reviewer", "")
-        reviewer = User.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        valid = chosen.isdecimal() and len(chosen) <= 18  # "²" is a digit that int() refuses
+        reviewer = User.objects.filter(pk=int(chosen)).first() if valid else None
         if reviewer is None:
             raise DomainError("invalid_input", "割り当てる審査員を選んでください")
         review.review_assign(actor=user, application=app, reviewer=reviewer)
@@ -573,7 +574,7 @@ def review_score(request: HttpRequest, user: User, pk: int) -> HttpResponse:
         errors = []
         for item in _rubric(assignment.application):
             text = values.get(f"score_{item['code']}", "")
-            if text.isdigit():  # the service checks the range against the rubric
+            if text.isdecimal() and len(text) <= 6:  # the service checks the range against the rubric
                 scores[item["code"]] = int(text)
             else:
                 errors.append({"field": f"score_{item['code']}",
