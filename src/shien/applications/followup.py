@@ -553,6 +553,12 @@ def followup_submit(*, actor: User, application: Application, year: int, figures
     if missing:
         raise DomainError("invalid_input", "入力されていない項目があります", missing)
     check_fiscal_year(application, year, figures.fiscal_year_end)
+    today = now().astimezone(JST).date()
+    if today <= figures.fiscal_year_end:  # a year is reported once it has closed, never in advance
+        raise DomainError(
+            "not_yet",
+            f"{year}年目の{spec.name}は、事業年度末（{wareki_date(figures.fiscal_year_end)}）の翌日から提出できます",
+        )
     base = baseline(application)
     if base is None:
         raise DomainError(

@@ -332,13 +332,14 @@ def form4_issue(
     from shien.applications.models import Form4Issue
 
     at = (at or now()).astimezone(JST)
-    if application.program not in FORM4_PROGRAMS:
-        raise DomainError("invalid_input", "この補助金に事業支援計画書（様式4）はありません")
     consent = application.organization.advisor_consents.filter(
         advisor=actor, revoked_at__isnull=True
     ).exists()
     if not (actor.has_role(Role.ADVISOR) and consent):
         raise DomainError("forbidden", "様式4は、事業者の同意を受けた商工会・商工会議所の支援者が交付します")
+    if application.program not in FORM4_PROGRAMS:
+        raise DomainError("invalid_input", "この補助金に事業支援計画書（様式4）はありません")
+    application = Application.objects.select_for_update().get(pk=application.pk)  # not while it is submitted
     if application.state not in EDITABLE:
         raise DomainError("invalid_state", "申請前の申請にだけ様式4を交付できます")
     window = next(

@@ -66,9 +66,13 @@ def test_missing_the_minimum_wage_refunds_a_plan_year_share(paid: tuple[Applicat
 
 
 def test_payroll_shortfall_at_the_end_of_the_plan_refunds_by_the_shortfall_ratio(
-    paid: tuple[Application, Any],
+    paid: tuple[Application, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, owner = paid
+    with pytest.raises(DomainError, match="翌日から提出できます"):  # year 5 has not closed yet
+        followup.followup_submit(actor=owner, application=app, year=5,
+                                 figures=figures(5, va=200_000_000, payroll=61_800_000, wage=1100))  # fmt: skip
+    monkeypatch.setattr(followup, "now", lambda: datetime(2030, 7, 1, tzinfo=JST))
     # 5 years: target payroll growth (1.015^5 − 1) ≈ 7.73%; achieved 3% → about 61.2% of the amount is refunded
     report = followup.followup_submit(actor=owner, application=app, year=5,
                                       figures=figures(5, va=200_000_000, payroll=61_800_000, wage=1100))  # fmt: skip
