@@ -66,9 +66,12 @@
       status.hidden = true;
     }
 
+    // htmx fires beforeSwap on the swap target (#save-live, inside the form) and the request events
+    // on the form itself: the request's own element is the reliable test, the event's element the fallback
     function isOurs(event) {
-      var elt = event.detail && (event.detail.elt || (event.detail.requestConfig && event.detail.requestConfig.elt));
-      return elt === form;
+      var detail = event.detail || {};
+      var elt = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
+      return !!elt && (elt === form || form.contains(elt));
     }
     function toLogin(xhr) {
       return xhr && xhr.responseURL && xhr.responseURL.indexOf("/accounts/login") !== -1;
@@ -90,6 +93,44 @@
         event.detail.isError = false;
       }
     });
+    // the fields the server refused (data-field in the status line) get aria-invalid and their message
+    // right below them; fields that are fine again lose both
+    function markInvalid() {
+      var messages = {};
+      Array.prototype.forEach.call(document.querySelectorAll("#save-status [data-field]"), function (span) {
+        messages[span.getAttribute("data-field")] = span.textContent;
+      });
+      Array.prototype.forEach.call(form.querySelectorAll("[data-draft-error]"), function (p) {
+        p.parentNode.removeChild(p);
+      });
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || !el.id || el.type === "hidden") { return; }
+        var mine = el.id + "-draft-error";
+        var described = (el.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+          return id && id !== mine;
+        });
+        if (Object.prototype.hasOwnProperty.call(messages, el.name)) {
+          var p = document.createElement("p");
+          p.className = "error";
+          p.id = mine;
+          p.setAttribute("data-draft-error", "1");
+          p.textContent = messages[el.name];
+          el.insertAdjacentElement("afterend", p);
+          described.push(mine);
+          el.setAttribute("aria-describedby", described.join(" "));
+          el.setAttribute("aria-invalid", "true");
+          el.setAttribute("data-draft-invalid", "1");
+        } else if (el.hasAttribute("data-draft-invalid")) {
+          if (described.length) { el.setAttribute("aria-describedby", described.join(" ")); } else { el.removeAttribute("aria-describedby"); }
+          el.removeAttribute("aria-invalid");
+          el.removeAttribute("data-draft-invalid");
+        }
+      });
+    }
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (isOurs(event)) { markInvalid(); }
+    });
+
     document.body.addEventListener("htmx:afterRequest", function (event) {
       if (!isOurs(event)) { return; }
       var xhr = event.detail.xhr;
