@@ -70,7 +70,7 @@ def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
             },
         },
         "responses": {
-            "200": {
+            200: {
                 "description": "判定結果（単一の入力には1件、配列・JSON Lines には入力順の配列）",
                 "content": {
                     "application/json": {
@@ -83,7 +83,7 @@ def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
                     }
                 },
             },
-            "422": {
+            422: {
                 "description": "入力の誤り（日本語のメッセージ）",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDocument"}}},
             },
