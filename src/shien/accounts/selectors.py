@@ -22,6 +22,17 @@ def organizations_for(user: User) -> QuerySet[Organization]:
     ).distinct()
 
 
+def acting_organizations(user: User) -> QuerySet[Organization]:
+    """Organizations the user acts for (member, or advisor with consent in force): staff read all
+    through `organizations_for`, but apply for none."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(
+        Q(memberships__user=user)
+        | Q(advisor_consents__advisor=user, advisor_consents__revoked_at__isnull=True)
+    ).distinct()
+
+
 def can_act_for(user: User, organization: Organization) -> bool:
     """Members, and advisors with consent in force, act for the organization (staff only read)."""
     return (

@@ -11,11 +11,13 @@ from django.shortcuts import redirect, render
 
 from shien.accounts.forms import OrganizationForm, SignupForm
 from shien.accounts.models import User
-from shien.accounts.selectors import organizations_for, request_user
+from shien.accounts.selectors import acting_organizations, request_user
 from shien.accounts.services import organization_create
 from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
+from shien.rules.engine import now
 from shien.rules.errors import DomainError
+from shien.rules.frames.base import rounds_at
 from shien.rules.registry import registry
 
 
@@ -36,20 +38,22 @@ def mypage(request: HttpRequest) -> HttpResponse:
     from shien.applications.views import mypage_context  # drafts, states, saved 診断, 様式4, 計画変更
 
     user = request_user(request)
+    open_rounds = rounds_at(now())
     return render(
         request,
         "accounts/mypage.html",
         {
-            "organizations": organizations_for(user),
+            "organizations": acting_organizations(user),
             "two_factor_recommended": two_factor_recommended(user),
             "applications": applications_for(user)
             .select_related("organization")
             .order_by("-updated_at")[:50],
-            "frames": [
+            "frames": [  # only frames with a round open now: the others cannot be applied for
                 (f"{p.id}/{f.id}", f"{p.short_name} {f.name}")
                 for p in registry().programs.values()
                 if p.kind == "grant"
                 for f in p.frames.values()
+                if open_rounds[f"{p.id}/{f.id}"].accepting
             ],
             **mypage_context(user),
         },

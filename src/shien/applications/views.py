@@ -95,6 +95,9 @@ def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, An
         except ValueError:
             errors[f"e_{code}"] = "数字で入力してください（例: 1,500,000 または 150万）"
             continue
+        if amount and amount > MAX_YEN:
+            errors[f"e_{code}"] = f"金額が大きすぎます（{MAX_YEN:,}円以下で入力してください）"
+            continue
         if amount:
             item: dict[str, Any] = {"category": code, "amount_yen": amount}
             if code == "software":
@@ -115,6 +118,9 @@ def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, An
             value = _number(post.get(key, ""))
         except ValueError:
             errors[key] = "数字で入力してください"
+            value = None
+        if value is not None and not 0 <= value <= 100_000:
+            errors[key] = "時給は0〜100,000円の範囲で入力してください"
             value = None
         if value is not None:
             target[name] = value
@@ -343,10 +349,15 @@ def _context(
     change_list = list(
         app.change_requests.select_related("requested_by", "decided_by").order_by("-requested_at")
     )
+    from shien.applications import followup
+
     return {
         "app": app,
         "program": program,
         "frame": frame,
+        "followup_url": reverse("followup", args=[app.pk])
+        if app.state in followup.SCHEDULE_STATES and followup.program_spec(app)
+        else None,
         "editable": app.state in services.EDITABLE and acting,
         "acting": acting,
         "staff": _is_staff(user),
