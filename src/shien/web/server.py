@@ -23,6 +23,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 
 def serve(*, port: int, workers: int, host: str = "127.0.0.1", access_log: bool = True) -> None:
+    from django.db import connections
+
+    connections.close_all()  # migrate ran in this process: forked workers must not share its connection
     print(f"shien を起動しました: http://{host}:{port}/  （終了は Ctrl+C）", flush=True)
     _Server(
         {
