@@ -391,20 +391,28 @@ def _new_key() -> str:
 @login_required
 @require_POST
 def application_new(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    app = _create_from_post(request, _user(request))
+    if isinstance(app, HttpResponse):
+        return app
+    return redirect("application-detail", app.pk)
+
+
+def _create_from_post(request: HttpRequest, user: User, diagnosis: Any = None) -> Application | HttpResponse:
+    """A draft for the posted organization and frame (prefilled from a saved 診断 when given), or the
+    refusal page; the form's idempotency key makes a double click one draft."""
     try:
         org = organization_get(user, int(request.POST.get("organization", "0")))
         program, _, frame = request.POST.get("frame", "").partition("/")
-        app = services.application_create(
+        return services.application_create(
             actor=user,
             organization=org,
             program=program,
             frame=frame,
+            diagnosis=diagnosis,
             idempotency_key=request.POST.get("idempotency_key", ""),
         )
     except (DomainError, ValueError) as exc:
-        return _refuse(request, getattr(exc, "message", "入力が正しくありません"), 400)
-    return redirect("application-detail", app.pk)
+        return _refuse(request, getattr(exc, "message", "事業者と枠を選んでください"), 400)
 
 
 @login_required
@@ -864,19 +872,9 @@ def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse
 
 
 def _create_from_diagnosis(request: HttpRequest, user: User, saved: Any) -> HttpResponse:
-    try:
-        org = organization_get(user, int(request.POST.get("organization", "0")))
-        program, _, frame = request.POST.get("frame", "").partition("/")
-        app = services.application_create(
-            actor=user,
-            organization=org,
-            program=program,
-            frame=frame,
-            diagnosis=saved,
-            idempotency_key=request.POST.get("idempotency_key", ""),
-        )
-    except (DomainError, ValueError) as exc:
-        return _refuse(request, getattr(exc, "message", "事業者と枠を選んでください"), 400)
+    app = _create_from_post(request, user, diagnosis=saved)
+    if isinstance(app, HttpResponse):
+        return app
     messages.success(request, "診断結果の内容で申請の下書きを作成しました。内容を確かめてください")
     return redirect("application-detail", app.pk)
 
