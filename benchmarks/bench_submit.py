@@ -369,6 +369,9 @@ class Bench:
 
         problems, stats = invariants(round_id, expected)
         self.problems += [f"{label}: {p}" for p in problems]
+        # the server stopped gracefully (SIGTERM): each worker's mail thread sent what it held first
+        self.check(label, stats["receipt_emails_pending"] == 0,
+                   f"送られていない受付メール {stats['receipt_emails_pending']} 通")  # fmt: skip
         return stats
 
     def check(self, label: str, ok: bool, message: str) -> None:
@@ -650,6 +653,10 @@ class Bench:
             outcomes = [f.result() for f in futures]
             recovered_s = time.time() - killed_at
         restart.stop()
+        from shien.core.notifications import deliver_pending  # what the kill left unsent: the cron's job
+
+        pending_after_kill = invariants(round_id, expected)[1]["receipt_emails_pending"]
+        redelivered = deliver_pending(older_than=timedelta(0))
         self.check("SIGKILL後", all(o["ok"] for o in outcomes), "受付番号を得られなかった申請者がいます")
         steps = [s for o in outcomes for s in o["steps"]]
         cut = [s for s in steps if s.status is None and s.started <= killed_at <= s.started + s.seconds + 0.5
@@ -667,6 +674,8 @@ class Bench:
             "at_kill": at_kill,
             "down_seconds_before_restart": down_for,
             "restart_ready_s": restart.ready_s,
+            "receipt_emails_pending_after_kill": pending_after_kill,
+            "receipt_emails_redelivered": redelivered,
             "all_done_after_kill_s": recovered_s,
             "failed_requests_retried": sum(s.status is None or s.status >= 500 for s in steps),
             "final": stats,
@@ -763,6 +772,9 @@ def report(results: dict[str, Any], problems: list[str]) -> bool:
         print(f"  restarted in {k['restart_ready_s']:.1f} s; {z['submitted']} of {z['applications']} submitted, "
               f"{k['all_done_after_kill_s']:.1f} s after the kill ({k['failed_requests_retried']} failed requests retried); "
               f"unreferenced files {z['unreferenced_files_partial']} partial + {z['unreferenced_files_complete']} complete")  # fmt: skip
+        mail = k["receipt_emails_redelivered"]
+        print(f"  receipt emails left unsent by the kill: {k['receipt_emails_pending_after_kill']}; "
+              f"deliver_mail sent {mail['sent']} of {mail['tried']}; still pending {z['receipt_emails_pending']}")  # fmt: skip
     print()
     if problems:
         print(f"✗ {len(problems)} problems:")

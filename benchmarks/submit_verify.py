@@ -126,6 +126,13 @@ def invariants(round_id: str, expected_sha: dict[int, str]) -> tuple[list[str], 
         "attachments": len(rows),
         "unreferenced_files_complete": orphans_complete,
         "unreferenced_files_partial": orphans_partial,
+        # receipt emails the servers' mail threads have not sent yet (a kill leaves them to deliver_mail)
+        "receipt_emails_pending": Notification.objects.filter(
+            kind="application.submit",
+            url__in=[f"/applications/{a.pk}/" for a in apps],
+            email_wanted=True,
+            emailed_at=None,
+        ).count(),
     }
     return problems, stats
 

@@ -51,8 +51,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.name or self.email
 
+    def role_names(self) -> frozenset[str]:
+        """The user's roles, read once per user object (one request's user: one query)."""
+        cached: frozenset[str] | None = getattr(self, "_role_names", None)
+        if cached is None:
+            cached = frozenset(self.roles.values_list("role", flat=True)) if self.pk else frozenset()
+            self._role_names = cached
+        return cached
+
     def has_role(self, role: str) -> bool:
-        return self.roles.filter(role=role).exists()
+        return role in self.role_names()
+
+    def refresh_from_db(self, *args: object, **kwargs: object) -> None:
+        self.__dict__.pop("_role_names", None)
+        super().refresh_from_db(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class Role(models.TextChoices):

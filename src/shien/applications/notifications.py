@@ -13,7 +13,7 @@ from shien.accounts.models import User
 from shien.applications.models import Application, State
 from shien.core.notifications import notify
 from shien.rules.registry import registry
-from shien.rules.text import wareki_date
+from shien.rules.text import wareki_date, wareki_datetime
 
 MESSAGES = {
     "submit": "申請を受け付けました",
@@ -39,10 +39,15 @@ def recipients(application: Application) -> list[User]:
     return list((members | advisors).filter(is_active=True).distinct().order_by("pk"))
 
 
-def application_transitioned(application: Application, action: str, audit_id: int, reason: str = "") -> None:
-    """Inbox + email for one transition; the audit row id keys it, so a retry never repeats it."""
+def application_transitioned(
+    application: Application, action: str, audit_id: int, reason: str = "", data: dict[str, Any] | None = None
+) -> None:
+    """Inbox + email for one transition; the audit row id keys it, so a retry never repeats it.
+    A submission's message is its receipt: number, time and each attachment with its SHA-256."""
     title = f"{application}: {MESSAGES.get(action, action)}"
     lines = [f"状態: {State(application.state).label}"]
+    if action == "submit":
+        lines += receipt_lines(application, (data or {}).get("attachments", []))
     if reason:
         lines.append(f"理由・連絡事項: {reason}")
     url = reverse("application-detail", args=[application.pk])
@@ -54,8 +59,15 @@ def application_transitioned(application: Application, action: str, audit_id: in
             body="\n".join(lines),
             url=url,
             key=f"audit:{audit_id}",
-            email=action != "submit",  # the receipt email already tells the submitter
         )
+
+
+def receipt_lines(application: Application, attachments: list[dict[str, Any]]) -> list[str]:
+    lines = [f"受付番号: {application.receipt_number}"]
+    if application.submitted_at:
+        lines.append(f"受付日時: {wareki_datetime(application.submitted_at)}")
+    lines += [f"添付: {a['name']}（{a['size']:,}バイト、SHA-256 {a['sha256']}）" for a in attachments]
+    return lines
 
 
 def _report_url(application: Application, row: dict[str, Any]) -> str:

@@ -15,12 +15,13 @@ def applications_for(user: User) -> QuerySet[Application]:
     see all; everyone else sees none."""
     if not user.is_authenticated:
         return Application.objects.none()
-    if user.roles.filter(role__in=(Role.SECRETARIAT, Role.BUREAU)).exists():
+    roles = user.role_names()
+    if Role.SECRETARIAT in roles or Role.BUREAU in roles:
         return Application.objects.all()
     own = Q(organization__memberships__user=user) | Q(
         organization__advisor_consents__advisor=user, organization__advisor_consents__revoked_at__isnull=True
     )
-    if user.roles.filter(role=Role.REVIEWER).exists():
+    if Role.REVIEWER in roles:
         conflicted = ReviewAssignment.objects.filter(reviewer=user, conflict=True).values("application_id")
         assigned = Q(reviews__reviewer=user) & ~Q(pk__in=conflicted)
         return Application.objects.filter(own | assigned).distinct()

@@ -410,14 +410,14 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
                 "申請の要件を満たしていません",
                 [{"field": c["code"], "label": c["label"], "message": c["message"]} for c in failed],
             )
-        attachments = list(locked.attachments.values_list("sha256", flat=True))
+        attachments = list(locked.attachments.order_by("uploaded_at", "pk").values("name", "size", "sha256"))
         # the number last: from here every submission of the round waits for this one to commit
         if not locked.receipt_number:  # a resubmission after 差戻し keeps its number
             locked.receipt_number = _next_receipt(locked.program, locked.round_id)
         locked.submitted_at = at
         locked.estimate_yen = result["subsidy_yen"]
-        # the receipt email goes out once the submission is committed (never for a repeated click)
-        transaction.on_commit(lambda: send_receipt(locked.pk, actor.email))
+        # the receipt (number, time, attachments with hashes) is the audit record's data, and the
+        # inbox message and email of the transition (sent once committed, never for a repeated click)
         return {"receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
                 "attachments": attachments}  # fmt: skip
 
@@ -429,16 +429,6 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             if again.state == State.SUBMITTED:
                 return again
         raise
-
-
-def send_receipt(application_id: int, email: str) -> None:
-    from django.core.mail import send_mail
-
-    data = receipt(Application.objects.get(pk=application_id))
-    lines = [f"受付番号: {data['receipt_number']}", f"受付日時: {data['submitted_at_text']}"] + [
-        f"添付: {a['name']}（{a['size']:,}バイト、SHA-256 {a['sha256']}）" for a in data["attachments"]
-    ]
-    send_mail("【shien】申請を受け付けました", "\n".join(lines), None, [email], fail_silently=True)
 
 
 def receipt(application: Application) -> dict[str, Any]:

@@ -93,7 +93,11 @@ def transition(
     if action is None:
         raise DomainError("unknown_action", f"不明な操作です: {action_name}")
     with transaction.atomic():
-        locked = Application.objects.select_for_update().select_related("organization").get(pk=application.pk)
+        locked = (  # the application's row only: the organization is read, not locked
+            Application.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(pk=application.pk)
+        )
         if not may(actor, action, locked):
             raise DomainError("forbidden", f"この申請を「{action.label}」する権限がありません")
         if locked.state not in action.sources:
@@ -117,5 +121,5 @@ def transition(
             reason=reason,
             data={"from": before, "to": locked.state, **data},
         )
-        application_transitioned(locked, action.name, audit.pk, reason)
+        application_transitioned(locked, action.name, audit.pk, reason, data)
     return locked

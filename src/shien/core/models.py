@@ -26,7 +26,8 @@ class AuditLog(models.Model):
 
 class Notification(models.Model):
     """The in-app inbox: one message to one user. `key` makes a repeated notice (a retried job, a
-    reminder run twice) one row."""
+    reminder run twice) one row. It is also the outbox of its email: `email_wanted` rows not yet
+    `emailed_at` are sent after the commit and retried (`deliver_mail`) until `MAX_EMAIL_ATTEMPTS`."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=50)
@@ -37,6 +38,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    email_wanted = models.BooleanField(default=False)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -46,7 +50,14 @@ class Notification(models.Model):
                 fields=["user", "key"], condition=~models.Q(key=""), name="unique_notification_key"
             )
         ]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at"]),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(email_wanted=True, emailed_at=None),
+                name="notification_email_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.title}"

@@ -102,6 +102,9 @@ LOGOUT_REDIRECT_URL = "home"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shien <noreply@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")  # links in emails
+# "background": each process's mail thread sends after the commit (requests never wait on the mail
+# server); "immediate": sent in the request that committed (tests). Unsent mail: `deliver_mail`.
+SHIEN_MAIL_DELIVERY = env.str("SHIEN_MAIL_DELIVERY", default="background")
 AUTHENTICATION_BACKENDS = [
     "shien.accounts.backends.LockoutBackend",  # email + password, locks after 5 failures
     "shien.accounts.backends.ExternalIdentityBackend",  # sessions of OpenID Connect logins

@@ -7,3 +7,4 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SHIEN_MAIL_DELIVERY = "immediate"  # mail is in mail.outbox when the committing call returns
