@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from shien.accounts.models import Role, User
+from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.applications.models import Application, ReviewAssignment
 from shien.rules.errors import DomainError
 
@@ -18,14 +18,18 @@ def applications_for(user: User) -> QuerySet[Application]:
     roles = user.role_names()
     if Role.SECRETARIAT in roles or Role.BUREAU in roles:
         return Application.objects.all()
-    own = Q(organization__memberships__user=user) | Q(
-        organization__advisor_consents__advisor=user, organization__advisor_consents__revoked_at__isnull=True
+    # subqueries, not joins: no row repeats, so no DISTINCT over the whole application row
+    own = Q(organization_id__in=Membership.objects.filter(user=user).values("organization_id")) | Q(
+        organization_id__in=AdvisorConsent.objects.filter(advisor=user, revoked_at__isnull=True).values(
+            "organization_id"
+        )
     )
-    if Role.REVIEWER in roles:
-        conflicted = ReviewAssignment.objects.filter(reviewer=user, conflict=True).values("application_id")
-        assigned = Q(reviews__reviewer=user) & ~Q(pk__in=conflicted)
-        return Application.objects.filter(own | assigned).distinct()
-    return Application.objects.filter(own).distinct()
+    if Role.REVIEWER in roles:  # assigned, and not declared in conflict (one assignment per reviewer)
+        assigned = (
+            ReviewAssignment.objects.filter(reviewer=user).exclude(conflict=True).values("application_id")
+        )
+        return Application.objects.filter(own | Q(pk__in=assigned))
+    return Application.objects.filter(own)
 
 
 def application_get(user: User, application_id: int) -> Application:

@@ -50,7 +50,8 @@ def profile_for(application: Application, at: datetime) -> Profile:
 
 
 def _frame_result(application: Application, at: datetime) -> dict[str, Any]:
-    document = estimate([profile_for(application, at)], as_of=at)[0]
+    key = f"{application.program}/{application.frame}"
+    document = estimate([profile_for(application, at)], as_of=at, frames={key})[0]
     return next(
         r
         for r in document["results"]

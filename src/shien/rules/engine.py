@@ -8,7 +8,7 @@ of those arrays into the full result a person reads. `estimate` (JSON profiles) 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -377,8 +377,11 @@ def now() -> datetime:
     return datetime.now(tz=JST)
 
 
-def estimate(profiles: list[Profile], *, as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """One result document per profile, in input order. `as_of` overrides each profile's own."""
+def estimate(
+    profiles: list[Profile], *, as_of: datetime | None = None, frames: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """One result document per profile, in input order. `as_of` overrides each profile's own.
+    `frames` ("program/frame" keys) keeps only those results (an application needs its own frame's)."""
     fallback = now()
     groups: dict[datetime, list[int]] = {}
     moments = [(as_of or p.as_of or fallback).astimezone(JST) for p in profiles]
@@ -390,9 +393,13 @@ def estimate(profiles: list[Profile], *, as_of: datetime | None = None) -> list[
         batch = Batch.from_record(records[0]) if len(records) == 1 else Batch.from_records(records)
         ev = evaluate(batch, moment)
         shared = non_grant_results(ev)
+        outcomes = ev.outcomes
+        if frames is not None:
+            shared = [r for r in shared if f"{r['program']}/{r['frame']}" in frames]
+            outcomes = [o for o in outcomes if o.frame.key in frames]
         for row_index, profile_index in enumerate(indexes):
             row = base_values(ev, row_index, batch.row(row_index))
-            results = [explain(ev, o, row_index, row) for o in ev.outcomes]
+            results = [explain(ev, o, row_index, row) for o in outcomes]
             results.extend(shared)
             profile = profiles[profile_index]
             document: dict[str, Any] = {"as_of": moment.isoformat(), "results": results}

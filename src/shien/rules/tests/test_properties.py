@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from shien.rules.columns import Batch, profile_to_record
 from shien.rules.engine import estimate, evaluate
 from shien.rules.output import EstimateDocument
+from shien.rules.registry import JST
 from shien.rules.schema import Profile
 from shien.rules.tests.strategies import profiles
 
@@ -81,3 +83,16 @@ def test_estimate_of_many_equals_estimate_of_each(doc: dict[str, Any]) -> None:
     alone = estimate([profile])[0]
     together = estimate([profile, profile])
     assert together[0] == alone == together[1]
+
+
+@SETTINGS
+@given(profiles(), st.data())
+def test_estimate_of_some_frames_equals_those_results_of_all(doc: dict[str, Any], data: Any) -> None:
+    """An application asks only for its own frame: the same result, explanation and all."""
+    profile = Profile.model_validate(doc)
+    moment = datetime(2024, 6, 1, 12, 0, tzinfo=JST)
+    everything = estimate([profile], as_of=moment)[0]["results"]
+    keys = sorted({f"{r['program']}/{r['frame']}" for r in everything})
+    chosen = set(data.draw(st.lists(st.sampled_from(keys), max_size=3)))
+    some = estimate([profile], as_of=moment, frames=chosen)[0]["results"]
+    assert some == [r for r in everything if f"{r['program']}/{r['frame']}" in chosen]
