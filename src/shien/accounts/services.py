@@ -60,10 +60,12 @@ def advisor_consent_grant(*, actor: User, organization: Organization, advisor: U
         raise DomainError(
             "invalid_input", "この利用者は支援者（商工会・商工会議所・認定支援機関）として登録されていません"
         )
-    consent, _ = AdvisorConsent.objects.get_or_create(
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # one grant at a time
+    consent, created = AdvisorConsent.objects.get_or_create(
         organization=organization, advisor=advisor, revoked_at=None, defaults={"granted_by": actor}
     )
-    audit_record(actor=actor, action="advisor_consent.grant", obj=consent, data={"advisor": advisor.pk})
+    if created:  # granting again (a double click) changes nothing and records nothing
+        audit_record(actor=actor, action="advisor_consent.grant", obj=consent, data={"advisor": advisor.pk})
     return consent
 
 
@@ -73,6 +75,7 @@ def advisor_consent_revoke(*, actor: User, consent: AdvisorConsent) -> None:
         user=actor, organization=consent.organization, kind=Membership.Kind.OWNER
     ).exists():
         raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
-    consent.revoked_at = timezone.now()
-    consent.save(update_fields=["revoked_at"])
+    if not AdvisorConsent.objects.filter(pk=consent.pk, revoked_at=None).update(revoked_at=timezone.now()):
+        return  # revoked already
+    consent.refresh_from_db(fields=["revoked_at"])
     audit_record(actor=actor, action="advisor_consent.revoke", obj=consent)

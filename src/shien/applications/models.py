@@ -34,6 +34,9 @@ class Application(models.Model):
     round_id = models.CharField(max_length=30)
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     plan = models.JSONField("計画（経費・目的・約束）", default=dict)
+    # the organization's facts as submitted: review, 確定検査 and follow-up judge what was applied for,
+    # not facts the business edited later (a draft reads the organization's current facts)
+    facts = models.JSONField("申請時の事業者の情報", default=dict, blank=True)
     estimate_yen = models.BigIntegerField("補助金額（試算）", null=True, blank=True)
     granted_yen = models.BigIntegerField("交付決定額", null=True, blank=True)
     confirmed_yen = models.BigIntegerField("確定額", null=True, blank=True)

@@ -28,17 +28,23 @@ EDITABLE = (State.DRAFT, State.RETURNED)
 ATTACHABLE = (*EDITABLE, State.GRANTED)  # application documents, then evidence for the results report
 
 
+def organization_facts(org: Organization) -> dict[str, Any]:
+    """The facts of the organization the rules engine reads (kept with an application when submitted)."""
+    return {
+        "prefecture": org.prefecture,
+        "industry": org.industry,
+        "employees": org.employees,
+        "capital_yen": org.capital_yen,
+        "invoice_registered": bool(org.invoice_number) or None,
+    }
+
+
 def profile_for(application: Application, at: datetime) -> Profile:
     """The rules engine's view of an application: the organization's facts and the plan."""
-    org = application.organization
     document = {
         "as_of": at.isoformat(),
         "business": {
-            "prefecture": org.prefecture,
-            "industry": org.industry,
-            "employees": org.employees,
-            "capital_yen": org.capital_yen,
-            "invoice_registered": bool(org.invoice_number) or None,
+            **(application.facts or organization_facts(application.organization)),
             **application.plan.get("business", {}),
         },
         "plan": {k: v for k, v in application.plan.items() if k not in ("business", "followup")},
@@ -403,6 +409,8 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
                 "form4_missing",
                 "商工会・商工会議所から事業支援計画書（様式4）の交付を受けてから申請してください",
             )
+        # judged on the organization's facts now, and kept with it (a resubmission takes them afresh)
+        locked.facts = organization_facts(locked.organization)
         result = _frame_result(locked, at)
         failed = [c for c in result["criteria"] if c["passed"] is False]
         if failed:

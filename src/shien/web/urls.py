@@ -29,6 +29,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("mypage/", accounts.mypage, name="mypage"),
     path("organizations/new/", accounts.organization_new, name="organization-new"),
+    path("organizations/", include("shien.accounts.urls_org")),  # facts, members, advisor consent
     path("applications/new/", applications.application_new, name="application-new"),
     path("applications/<int:pk>/", applications.application_detail, name="application-detail"),
     path("applications/<int:pk>/autosave/", applications.application_autosave, name="application-autosave"),

@@ -1,0 +1,204 @@
+"""The organization page: members correct the facts, the 代表者 manages members and advisor consent,
+advisors and staff only read, strangers get 404; a submitted application keeps its facts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from shien.accounts.models import AdvisorConsent, Membership, Role, UserRole
+from shien.applications import services
+from shien.applications.models import Application
+from shien.applications.selectors import applications_for
+from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.core.models import AuditLog
+from shien.rules.registry import JST
+
+pytestmark = pytest.mark.django_db
+FACTS = {"name": "広島精機株式会社", "prefecture": "広島県", "industry": "製造業", "employees": "30",
+         "capital_yen": "10000000", "corporate_number": "", "invoice_number": ""}  # fmt: skip
+
+
+@pytest.fixture
+def world() -> dict[str, Any]:
+    owner = user("owner@example.jp")
+    org = organization(owner, name="広島精機株式会社")
+    staff = user("staff@example.jp")
+    Membership.objects.create(user=staff, organization=org, kind=Membership.Kind.MEMBER)
+    advisor = user("advisor@example.jp", Role.ADVISOR)
+    UserRole.objects.filter(user=advisor).update(affiliation="広島商工会議所")
+    return {"owner": owner, "org": org, "staff": staff, "advisor": advisor}
+
+
+def login(client: Client, who: Any) -> Client:
+    client.force_login(who)
+    return client
+
+
+def test_who_sees_the_page_and_whose_contact_details(client: Client, world: dict[str, Any]) -> None:
+    org, advisor = world["org"], world["advisor"]
+    url = f"/organizations/{org.pk}/"
+    assert login(client, user("stranger@example.jp")).get(url).status_code == 404
+    assert login(client, user("reviewer@example.jp", Role.REVIEWER)).get(url).status_code == 404
+    assert login(client, advisor).get(url).status_code == 404  # no consent yet
+    AdvisorConsent.objects.create(organization=org, advisor=advisor, granted_by=world["owner"])
+    page = login(client, advisor).get(url).content.decode()
+    assert "広島精機株式会社" in page and "owner@example.jp" not in page  # an advisor: no member's email
+    assert "広島商工会議所" in page and "事業者の情報を変更する" not in page
+    page = login(client, user("office@example.jp", Role.SECRETARIAT)).get(url).content.decode()
+    assert "owner@example.jp" in page and "メンバーを追加" not in page
+    page = login(client, world["staff"]).get(url).content.decode()
+    assert "owner@example.jp" in page and "事業者の情報を変更する" in page and "メンバーを追加" not in page
+    page = login(client, world["owner"]).get(url).content.decode()
+    assert "メンバーを追加" in page and "この支援者に同意する" in page
+
+
+def test_members_correct_the_facts_with_an_audit_of_each_change(
+    client: Client, world: dict[str, Any]
+) -> None:
+    org = world["org"]
+    login(client, world["staff"])
+    response = client.post(
+        f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "capital_yen": "3000万"}
+    )
+    assert response.status_code == 400 and "整数" in response.content.decode()  # typed values kept
+    assert 'value="3000万"' in response.content.decode()
+    response = client.post(
+        f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "corporate_number": "5835678256246"}
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert (org.employees, org.corporate_number) == (45, "5835678256246")
+    changed = AuditLog.objects.get(action="organization.update").data["changed"]
+    assert changed == {"employees": [30, 45], "corporate_number": ["", "5835678256246"]}
+    client.post(
+        f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "corporate_number": "5835678256246"}
+    )
+    assert (
+        AuditLog.objects.filter(action="organization.update").count() == 1
+    )  # nothing changed: nothing recorded
+    bad = client.post(f"/organizations/{org.pk}/edit/", FACTS | {"corporate_number": "1234567890123"})
+    assert bad.status_code == 400 and "チェックディジット" in bad.content.decode()
+    advisor = world["advisor"]
+    AdvisorConsent.objects.create(organization=org, advisor=advisor, granted_by=world["owner"])
+    refused = login(client, advisor).post(f"/organizations/{org.pk}/edit/", FACTS | {"employees": "1"})
+    assert refused.status_code == 403 and "代表者・担当者" in refused.content.decode()
+    org.refresh_from_db()
+    assert org.employees == 45
+
+
+def test_the_owner_adds_and_removes_members_but_never_the_last_owner(
+    client: Client, world: dict[str, Any]
+) -> None:
+    org, owner = world["org"], world["owner"]
+    newcomer = user("New.Comer@example.jp")
+    login(client, owner)
+    missing = client.post(
+        f"/organizations/{org.pk}/members/", {"email": "nobody@example.jp", "kind": "member"}
+    )
+    assert missing.status_code == 404 and "利用登録" in missing.content.decode()
+    assert 'value="nobody@example.jp"' in missing.content.decode()
+    for _ in range(2):  # a double click: one membership, one audit row
+        response = client.post(
+            f"/organizations/{org.pk}/members/", {"email": "new.comer@EXAMPLE.jp", "kind": "member"}
+        )
+        assert response.status_code == 302
+    assert Membership.objects.filter(organization=org, user=newcomer).count() == 1
+    assert AuditLog.objects.filter(action="membership.add").count() == 1
+    assert applications_for(newcomer).model is Application  # the newcomer now acts for the business
+    own = Membership.objects.get(organization=org, user=owner)
+    asked = client.post(f"/organizations/{org.pk}/members/{own.pk}/remove/")
+    assert asked.status_code == 200 and "メンバーから外れますか" in asked.content.decode()
+    last = client.post(f"/organizations/{org.pk}/members/{own.pk}/remove/", {"confirm": "1"})
+    assert last.status_code == 409 and "代表者が1人だけ" in last.content.decode()
+    theirs = Membership.objects.get(organization=org, user=newcomer)
+    login(client, world["staff"])  # a 担当者 removes nobody but themself
+    other = client.post(f"/organizations/{org.pk}/members/{theirs.pk}/remove/", {"confirm": "1"})
+    assert other.status_code == 403 and Membership.objects.filter(pk=theirs.pk).exists()
+    mine = Membership.objects.get(organization=org, user=world["staff"])
+    assert (
+        client.post(f"/organizations/{org.pk}/members/{mine.pk}/remove/", {"confirm": "1"}).url == "/mypage/"
+    )
+    assert client.get(f"/organizations/{org.pk}/").status_code == 404  # left: no longer sees it
+    login(client, owner)
+    assert (
+        client.post(f"/organizations/{org.pk}/members/{theirs.pk}/remove/", {"confirm": "1"}).status_code
+        == 302
+    )
+    again = client.post(f"/organizations/{org.pk}/members/{theirs.pk}/remove/", {"confirm": "1"})
+    assert again.status_code == 302  # removed already: a message, not an error
+    assert [a.data["user"] for a in AuditLog.objects.filter(action="membership.remove").order_by("pk")] == [
+        world["staff"].pk,
+        newcomer.pk,
+    ]
+
+
+def test_consent_lets_the_advisor_act_until_it_is_revoked(client: Client, world: dict[str, Any]) -> None:
+    org, owner, advisor = world["org"], world["owner"], world["advisor"]
+    app = services.application_create(
+        actor=owner, organization=org, program="monozukuri", frame="shoryokuka", plan=MONOZUKURI_PLAN
+    )
+    login(client, owner)
+    not_advisor = client.post(f"/organizations/{org.pk}/consents/", {"email": "staff@example.jp"})
+    assert not_advisor.status_code == 422 or not_advisor.status_code == 400
+    assert (
+        "支援者" in not_advisor.content.decode()
+        and 'value="staff@example.jp"' in not_advisor.content.decode()
+    )
+    for _ in range(2):
+        assert (
+            client.post(f"/organizations/{org.pk}/consents/", {"email": "ADVISOR@example.jp"}).status_code
+            == 302
+        )
+    consent = AdvisorConsent.objects.get(organization=org, revoked_at=None)
+    assert AuditLog.objects.filter(action="advisor_consent.grant").count() == 1
+    assert list(applications_for(advisor)) == [app]
+    login(client, world["staff"])  # only the 代表者 grants or revokes
+    assert (
+        client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/", {"confirm": "1"}).status_code
+        == 403
+    )
+    login(client, owner)
+    asked = client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/")
+    assert asked.status_code == 200 and "同意を取り消しますか" in asked.content.decode()
+    assert AdvisorConsent.objects.get(pk=consent.pk).revoked_at is None
+    assert (
+        client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/", {"confirm": "1"}).status_code
+        == 302
+    )
+    assert (
+        client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/", {"confirm": "1"}).status_code
+        == 302
+    )
+    assert AuditLog.objects.filter(action="advisor_consent.revoke").count() == 1
+    assert list(applications_for(advisor)) == []
+    assert login(client, advisor).get(f"/applications/{app.pk}/").status_code == 404
+    page = login(client, owner).get(f"/organizations/{org.pk}/").content.decode()
+    assert "取消し（" in page and app.frame_key not in page and "ものづくり" in page
+
+
+def test_a_submitted_application_keeps_the_facts_it_was_judged_on(
+    monkeypatch: pytest.MonkeyPatch, world: dict[str, Any], settings: Any
+) -> None:
+    from shien.accounts import members
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 20, 10, 0, tzinfo=JST))
+    org, owner = world["org"], world["owner"]
+    draft = services.application_create(
+        actor=owner, organization=org, program="monozukuri", frame="shoryokuka", plan=MONOZUKURI_PLAN
+    )
+    submitted = services.application_create(
+        actor=owner, organization=org, program="monozukuri", frame="shoryokuka", plan=MONOZUKURI_PLAN
+    )
+    submitted = services.application_submit(actor=owner, application=submitted)
+    assert submitted.facts["employees"] == 30
+    members.organization_update(actor=owner, organization=org, employees=3)  # 5人以下: a smaller cap
+    moment = datetime(2024, 3, 21, tzinfo=JST)
+    submitted.refresh_from_db()
+    draft.refresh_from_db()
+    assert services.profile_for(submitted, moment).business.employees == 30
+    assert services.profile_for(draft, moment).business.employees == 3

@@ -1,0 +1,208 @@
+"""The organization page: facts, members (代表者・担当者), advisors with consent, and its applications.
+
+Each view reaches the organization through `organization_get` (members, consented advisors and staff;
+anyone else gets 404) and each change through `members` / `services`, which check the role again.
+A refused change shows the page again with the Japanese reason and what was typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from shien.accounts import members
+from shien.accounts.forms import OrganizationForm
+from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User, UserRole
+from shien.accounts.selectors import STAFF_ROLES, organization_get, request_user
+from shien.accounts.services import advisor_consent_grant, advisor_consent_revoke
+from shien.rules.errors import DomainError
+from shien.rules.registry import registry
+
+STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "last_owner": 409}
+
+
+def _organization(request: HttpRequest, pk: int) -> Organization:
+    try:
+        return organization_get(request_user(request), pk)
+    except DomainError:
+        raise Http404("事業者が見つかりません") from None
+
+
+def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str, Any]:
+    from shien.applications.selectors import applications_for
+
+    user = request_user(request)
+    mine = members.membership_of(user, org)
+    staff = bool(user.role_names() & set(STAFF_ROLES))
+    consents = members.consents_of(org)
+    if mine is None and not staff:  # an advisor: only its own consent, and no member's contact details
+        consents = [c for c in consents if c.advisor_id == user.pk]
+    affiliations = dict(
+        UserRole.objects.filter(user__in=[c.advisor_id for c in consents], role=Role.ADVISOR).values_list(
+            "user_id", "affiliation"
+        )
+    )
+    return {
+        "org": org,
+        "membership": mine,
+        "is_owner": mine is not None and mine.kind == Membership.Kind.OWNER,
+        "may_see_contacts": mine is not None or staff,
+        "memberships": list(
+            Membership.objects.filter(organization=org).select_related("user").order_by("kind", "user__email")
+        ),
+        "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
+        "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
+        "member_kinds": Membership.Kind.choices,
+        "frame_names": {
+            f"{p.id}/{f.id}": f"{p.short_name} {f.name}"
+            for p in registry().programs.values()
+            for f in p.frames.values()
+        },
+        **extra,
+    }
+
+
+def _confirm(request: HttpRequest, org: Organization, message: str, button: str) -> HttpResponse | None:
+    """Removing someone or ending a consent asks once more (without JavaScript): the first POST shows
+    the question with a form that posts again with confirm=1."""
+    if request.POST.get("confirm") == "1":
+        return None
+    confirming = {"action": request.path, "message": message, "button": button}
+    return render(request, "accounts/organization_detail.html", _context(request, org, confirming=confirming))
+
+
+def _refused(request: HttpRequest, org: Organization, exc: DomainError, **typed: Any) -> HttpResponse:
+    context = _context(request, org, problems=[exc.message], **typed)
+    return render(request, "accounts/organization_detail.html", context, status=STATUS.get(exc.code, 400))
+
+
+@login_required
+def organization_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    return render(request, "accounts/organization_detail.html", _context(request, org))
+
+
+@login_required
+def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    user = request_user(request)
+    if members.membership_of(user, org) is None:
+        return _refused(
+            request,
+            org,
+            DomainError("forbidden", "事業者の情報を変更できるのは、その事業者の代表者・担当者です"),
+        )
+    initial = {field: getattr(org, field) for field in members.FACTS}
+    form = OrganizationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            members.organization_update(actor=user, organization=org, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "事業者の情報を保存しました")
+            return redirect("organization-detail", org.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/organization_form.html", {"form": form, "org": org}, status=status)
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    email, kind = request.POST.get("email", "")[:254], request.POST.get("kind", Membership.Kind.MEMBER)
+    try:
+        membership, created = members.member_add(
+            actor=request_user(request), organization=org, email=email, kind=kind
+        )
+    except DomainError as exc:
+        return _refused(request, org, exc, typed_member_email=email, typed_member_kind=kind)
+    who = membership.user.name or membership.user.email
+    messages.success(request, f"{who} さんを{membership.get_kind_display()}として追加しました" if created
+                     else f"{who} さんはすでにこの事業者のメンバーです")  # fmt: skip
+    return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    user = request_user(request)
+    membership = Membership.objects.filter(pk=membership_pk, organization=org).select_related("user").first()
+    if membership is None:  # removed already (a double click), or not of this organization
+        messages.info(request, "このメンバーはすでに削除されています")
+        return redirect("organization-detail", org.pk)
+    myself = membership.user_id == user.pk
+    who = membership.user.name or membership.user.email
+    asked = _confirm(
+        request,
+        org,
+        f"{org.name} のメンバーから外れますか？"
+        if myself
+        else f"{who} さんを {org.name} のメンバーから削除しますか？",
+        "メンバーから外れる" if myself else "削除する",
+    )
+    if asked is not None:
+        return asked
+    try:
+        members.member_remove(actor=user, membership=membership)
+    except DomainError as exc:
+        return _refused(request, org, exc)
+    if myself:
+        messages.success(request, f"{org.name} のメンバーから外れました")
+        return redirect("mypage")
+    messages.success(request, f"{who} さんをメンバーから削除しました")
+    return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def consent_grant(request: HttpRequest, pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    email = request.POST.get("email", "")[:254]
+    advisor = User.objects.filter(email=email.strip().lower(), is_active=True).first()
+    try:
+        if not email.strip():
+            raise DomainError("invalid_input", "支援者のメールアドレスを入力してください")
+        if advisor is None or not advisor.has_role(Role.ADVISOR):
+            raise DomainError(
+                "invalid_input",
+                "このメールアドレスの支援者（商工会・商工会議所・認定支援機関）が見つかりません。支援者に登録済みのアドレスを確かめてください",
+            )
+        advisor_consent_grant(actor=request_user(request), organization=org, advisor=advisor)
+    except DomainError as exc:
+        return _refused(request, org, exc, typed_advisor_email=email)
+    messages.success(
+        request, f"{advisor.name or advisor.email} さんが代わりに申請・報告できるよう同意しました"
+    )
+    return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def consent_revoke(request: HttpRequest, pk: int, consent_pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    consent = AdvisorConsent.objects.filter(pk=consent_pk, organization=org).select_related("advisor").first()
+    if consent is None:
+        raise Http404("同意が見つかりません")
+    who = consent.advisor.name or consent.advisor.email
+    if consent.revoked_at is None:
+        asked = _confirm(
+            request,
+            org,
+            f"{who} さんへの同意を取り消しますか？取り消すと、この事業者の申請を操作できなくなります。",
+            "同意を取り消す",
+        )
+        if asked is not None:
+            return asked
+    try:
+        advisor_consent_revoke(actor=request_user(request), consent=consent)
+    except DomainError as exc:
+        return _refused(request, org, exc)
+    messages.success(request, f"{who} さんへの同意を取り消しました")
+    return redirect("organization-detail", org.pk)
