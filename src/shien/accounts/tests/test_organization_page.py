@@ -202,3 +202,8 @@ def test_a_submitted_application_keeps_the_facts_it_was_judged_on(
     draft.refresh_from_db()
     assert services.profile_for(submitted, moment).business.employees == 30
     assert services.profile_for(draft, moment).business.employees == 3
+    office = user("office@example.jp", Role.SECRETARIAT)
+    client = Client()
+    client.force_login(office)
+    page = client.get(f"/office/applications/{submitted.pk}/").content.decode()
+    assert "従業員数（申請時）" in page and "30人（現在 3人）" in page
