@@ -22,7 +22,7 @@ from typing import Any
 import django_otp
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -297,6 +297,7 @@ def totp_enable(request: HttpRequest) -> HttpResponse:
             error, status = exc.message, STATUS.get(exc.code, 400)
         else:
             django_otp.login(request, twofactor.totp_device(user))
+            update_session_auth_hash(request, user)  # this session stays logged in; the others end
             request.session[BACKUP_CODES_KEY] = codes
             messages.success(request, "2段階認証を有効にしました")
             return redirect("backup-codes")
@@ -342,5 +343,6 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
         context = _security_context(user, disable_error=exc.message)
         return render(request, "accounts/security.html", context, status=STATUS.get(exc.code, 400))
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+    update_session_auth_hash(request, user)  # this session stays logged in; the others end
     messages.success(request, "2段階認証を無効にしました")
     return redirect("security")

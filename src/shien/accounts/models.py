@@ -13,6 +13,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
@@ -39,6 +40,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField("登録日時", default=timezone.now)
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # advanced when two-factor login is turned on or off: part of the session hash, so the user's
+    # other sessions end (0: Django's own hash, so existing sessions stay valid)
+    session_epoch = models.PositiveIntegerField(default=0)
 
     objects = UserManager()
     USERNAME_FIELD = "email"
@@ -50,6 +54,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.name or self.email
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        if not self.session_epoch:
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]
+        key_salt = "shien.accounts.models.User.session_epoch"
+        value = f"{self.password}\x00{self.session_epoch}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
 
     def role_names(self) -> frozenset[str]:
         """The user's roles, read once per user object (one request's user: one query)."""

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from shien.accounts import validators
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
+from shien.core.models import AuditLog
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
@@ -23,8 +24,10 @@ def organization_create(
     capital_yen: int | None = None,
     corporate_number: str = "",
     invoice_number: str = "",
+    idempotency_key: str = "",
 ) -> Organization:
-    """A new 事業者 with `actor` as its representative."""
+    """A new 事業者 with `actor` as its representative. With `idempotency_key` (one per rendered form)
+    a repeated request (a double click, a retry) returns the organization the first one created."""
     if not name.strip():
         raise DomainError("invalid_input", "事業者名を入力してください")
     if prefecture not in PREFECTURES:
@@ -33,6 +36,15 @@ def organization_create(
         raise DomainError("invalid_input", "業種を選んでください")
     if employees < 0 or (capital_yen is not None and capital_yen < 0):
         raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
+    key = idempotency_key.strip()[:100]
+    if key:
+        User.objects.select_for_update().filter(pk=actor.pk).first()  # one creation at a time per user
+        earlier = AuditLog.objects.filter(
+            action="organization.create", actor=actor, data__idempotency_key=key
+        ).values_list("object_id", flat=True)
+        repeat = Organization.objects.filter(pk__in=[int(i) for i in earlier]).first()
+        if repeat is not None:
+            return repeat
     number = validators.corporate_number(corporate_number)
     if number and Organization.objects.filter(corporate_number=number).exists():
         raise DomainError("duplicate", "この法人番号の事業者はすでに登録されています")
@@ -46,7 +58,9 @@ def organization_create(
         invoice_number=validators.invoice_number(invoice_number),
     )
     Membership.objects.create(user=actor, organization=org, kind=Membership.Kind.OWNER)
-    audit_record(actor=actor, action="organization.create", obj=org)
+    audit_record(
+        actor=actor, action="organization.create", obj=org, data={"idempotency_key": key} if key else None
+    )
     return org
 
 

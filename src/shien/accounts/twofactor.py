@@ -16,6 +16,11 @@ themselves: a copy of the database or an admin screen does not show usable codes
 under SECRET_KEY and SECRET_KEY_FALLBACKS, so a key rotation done the Django way keeps them working.
 
 Enabling, disabling, new backup codes, the use of a backup code and a lock are audited.
+
+Turning two-factor login on or off ends the user's other sessions (another browser, or a session
+someone else stole): it advances `User.session_epoch`, which is part of the session hash Django checks
+on every request, so every other session stops matching; the view that made the change keeps its own
+session with `update_session_auth_hash`. Ending the others is audited too (`auth.sessions_end`).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
@@ -60,6 +66,16 @@ def backup_codes_left(user: User) -> int:
 def two_factor_recommended(user: User) -> bool:
     """Staff (reviewers, 事務局, 経済産業局) without 2FA see a notice."""
     return user.roles.filter(role__in=STAFF_ROLES).exists() and not has_two_factor(user)
+
+
+# --- the sessions of a user ------------------------------------------------------------------
+
+
+def _sessions_end(user: User, cause: str) -> None:
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])
+    reason = "2段階認証の設定を変更したため、ほかのブラウザ・端末のログインを終了しました"
+    audit_record(actor=user, action="auth.sessions_end", obj=user, reason=reason, data={"cause": cause})
 
 
 # --- enabling ---------------------------------------------------------------------------------
@@ -111,6 +127,7 @@ def totp_confirm(*, user: User, code: str) -> list[str]:
             device.save(update_fields=["confirmed"])
             codes = _new_backup_codes(user)
             audit_record(actor=user, action="otp.enable", obj=user, data={"device": device.persistent_id})
+            _sessions_end(user, "otp.enable")
     if not allowed:
         raise _throttled(info)
     if not ok:
@@ -239,6 +256,7 @@ def disable(*, user: User, code: str) -> None:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         audit_record(actor=user, action="otp.disable", obj=user)
+        _sessions_end(user, "otp.disable")
 
 
 def backup_codes_regenerate(*, user: User, code: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -63,13 +65,19 @@ def mypage(request: HttpRequest) -> HttpResponse:
 @login_required
 def organization_new(request: HttpRequest) -> HttpResponse:
     form = OrganizationForm(request.POST or None)
+    # one key per rendered form: a double click or a retry registers the business once
+    key = (
+        request.POST.get("idempotency_key", "")[:100]
+        if request.method == "POST"
+        else secrets.token_urlsafe(16)
+    )
     if request.method == "POST" and form.is_valid():
         user = request_user(request)
         try:
-            organization_create(actor=user, **form.cleaned_data)
+            organization_create(actor=user, idempotency_key=key, **form.cleaned_data)
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
             messages.success(request, "事業者を登録しました")
             return redirect("mypage")
-    return render(request, "accounts/organization_form.html", {"form": form})
+    return render(request, "accounts/organization_form.html", {"form": form, "idempotency_key": key})

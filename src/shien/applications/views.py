@@ -10,6 +10,7 @@ missing one); every write goes through a service.
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -74,8 +75,9 @@ def _application(request: HttpRequest, pk: int) -> Application:
         raise Http404(exc.message) from None
 
 
-def _refuse(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "applications/error.html", {"message": message}, status=status)
+def _refuse(request: HttpRequest, message: str, status: int, app: Application | None = None) -> HttpResponse:
+    """The refusal page; with the application (when there is one) it links back to it (「申請へ戻る」)."""
+    return render(request, "applications/error.html", {"message": message, "app": app}, status=status)
 
 
 def _is_staff(user: User) -> bool:
@@ -609,6 +611,33 @@ def _ledger_rows(request: HttpRequest) -> list[dict[str, Any]]:
     return rows
 
 
+def _planned(app: Application, frame: Frame) -> list[str]:
+    """The expense categories of the plan (in the plan's order), one ledger row each to begin with."""
+    return [e["category"] for e in app.plan.get("expenses") or [] if e.get("category") in frame.expenses]
+
+
+def _shown_again(
+    app: Application, frame: Frame, filled: list[dict[str, Any]], rows: list[dict[str, Any]], *, add: int = 0
+) -> list[dict[str, Any]]:
+    """The ledger shown again, losing nothing: the rows filled in (numbered as the report will number
+    them), the rows where only a category was chosen, a row for each planned category none of these
+    has (as the first showing offered them), `add` blank rows, and blank rows up to `LEDGER_MIN_ROWS`."""
+    kept = {id(r) for r in filled}
+    shown = [*filled, *(r for r in rows if id(r) not in kept and r["category"] in frame.expenses)]
+    have = Counter(r["category"] for r in shown)
+    for category in _planned(app, frame):
+        if have[category]:
+            have[category] -= 1
+        else:
+            shown.append(_row(0, category))
+    shown += [_row(0) for _ in range(add)]
+    while len(shown) < LEDGER_MIN_ROWS:
+        shown.append(_row(0))
+    for n, row in enumerate(shown, 1):
+        row["n"] = n
+    return shown
+
+
 def _check_row(row: dict[str, Any], frame: Frame, evidence: set[str]) -> None:
     if row["category"] not in frame.expenses:
         _error(row, "category", "経費区分を選んでください")
@@ -640,20 +669,17 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
     if not workflow.may(user, workflow.ACTIONS["report_results"], app):
-        return _refuse(request, "この申請の実績報告をする権限がありません", 403)
+        return _refuse(request, "この申請の実績報告をする権限がありません", 403, app)
     if app.state != State.GRANTED:
         if app.state == State.RESULTS_REPORTED:
             messages.info(request, "実績報告は受付済みです")
             return redirect("application-detail", app.pk)
-        return _refuse(request, f"「{State(app.state).label}」の申請は実績報告できません", 409)
+        return _refuse(request, f"「{State(app.state).label}」の申請は実績報告できません", 409, app)
     frame = registry().programs[app.program].frames[app.frame]
     if request.method != "POST":
-        planned = [
-            e["category"] for e in app.plan.get("expenses") or [] if e.get("category") in frame.expenses
-        ]
-        rows = [_row(n, c) for n, c in enumerate(planned, 1)]
-        rows += [_row(n) for n in range(len(rows) + 1, LEDGER_MIN_ROWS + 1)]
-        return render(request, "applications/report.html", _ledger_context(app, rows))
+        return render(
+            request, "applications/report.html", _ledger_context(app, _shown_again(app, frame, [], []))
+        )
     rows = _ledger_rows(request)
     # files first: an uploaded file becomes an attachment at once, so an error elsewhere loses nothing
     for row in rows:
@@ -672,16 +698,14 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
     for n, row in enumerate(filled, 1):  # numbered as the report will number them
         row["n"] = n
     if "add_row" in request.POST:
-        filled.append(_row(len(filled) + 1))
-        while len(filled) < LEDGER_MIN_ROWS:
-            filled.append(_row(len(filled) + 1))
-        return render(request, "applications/report.html", _ledger_context(app, filled))
+        shown = _shown_again(app, frame, filled, rows, add=1)
+        return render(request, "applications/report.html", _ledger_context(app, shown))
     evidence = set(app.attachments.values_list("sha256", flat=True))
     for row in filled:
         _check_row(row, frame, evidence)
     problems = [] if filled else ["経費の明細を1行以上入力してください"]
     if problems or any(r["errors"] for r in filled):
-        shown = filled or [_row(n) for n in range(1, LEDGER_MIN_ROWS + 1)]
+        shown = _shown_again(app, frame, filled, rows)
         return render(
             request, "applications/report.html", _ledger_context(app, shown, problems or None), status=422
         )
@@ -699,7 +723,7 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "applications/report.html",
-            _ledger_context(app, filled, [exc.message]),
+            _ledger_context(app, _shown_again(app, frame, filled, rows), [exc.message]),
             status=STATUS_OF.get(exc.code, 400),
         )
     messages.success(request, "実績報告を受け付けました。事務局の確定検査をお待ちください")
@@ -718,9 +742,9 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     if app.state == State.WITHDRAWN and request.method == "POST":
         return redirect("application-detail", app.pk)  # a second click on the last step
     if not workflow.may(user, action, app):
-        return _refuse(request, "この申請を取り下げる権限がありません", 403)
+        return _refuse(request, "この申請を取り下げる権限がありません", 403, app)
     if app.state not in action.sources:
-        return _refuse(request, f"「{State(app.state).label}」の申請は取り下げられません", 409)
+        return _refuse(request, f"「{State(app.state).label}」の申請は取り下げられません", 409, app)
     reason = request.POST.get("reason", "").strip()[:2000] if request.method == "POST" else ""
     step = request.POST.get("step", "") if request.method == "POST" else ""
     context: dict[str, Any] = {"app": app, "program": registry().programs[app.program], "reason": reason}
@@ -764,9 +788,9 @@ def change_new(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
     if not can_act_for(user, app.organization):
-        return _refuse(request, "この申請の計画変更を申請する権限がありません", 403)
+        return _refuse(request, "この申請の計画変更を申請する権限がありません", 403, app)
     if app.state != State.GRANTED:
-        return _refuse(request, "計画変更は、交付決定の後、実績報告の前に申請できます", 409)
+        return _refuse(request, "計画変更は、交付決定の後、実績報告の前に申請できます", 409, app)
     frame = registry().programs[app.program].frames[app.frame]
     pending = app.change_requests.filter(status=ChangeRequest.Status.PENDING).first()
     if request.method != "POST":
@@ -811,7 +835,7 @@ def change_withdraw(request: HttpRequest, pk: int, change_id: int) -> HttpRespon
     try:
         changes.change_withdraw(actor=user, change=change)
     except DomainError as exc:
-        return _refuse(request, exc.message, STATUS_OF.get(exc.code, 400))
+        return _refuse(request, exc.message, STATUS_OF.get(exc.code, 400), app)
     messages.success(request, "計画変更を取り下げました")
     return redirect(reverse("application-detail", args=[app.pk]) + "#changes")
 
@@ -849,7 +873,7 @@ def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse
     if request.method != "POST":
         return render(request, "applications/change_decide.html", context)
     if not secretariat:
-        return _refuse(request, "計画変更を承認・不承認できるのは事務局です", 403)
+        return _refuse(request, "計画変更を承認・不承認できるのは事務局です", 403, app)
     decision = request.POST.get("decision", "")
     note = request.POST.get("note", "").strip()[:2000]
     if decision not in ("approve", "reject"):
@@ -1007,4 +1031,5 @@ def mypage_context(user: User) -> dict[str, Any]:
             for p in registry().programs.values()
             for f in p.frames.values()
         },
+        "round_names": {p.id: {r.id: r.name for r in p.rounds} for p in registry().programs.values()},
     }

@@ -272,7 +272,16 @@ def followup_office(request: HttpRequest) -> HttpResponse:
     )
     late = followup.overdue(now())
     allowed = set(visible.filter(pk__in=[a.pk for a, _ in late]).values_list("pk", flat=True))
-    late = [(a, y) for a, y in late if a.pk in allowed]
+    late = [
+        {
+            "app": a,
+            "year": y,
+            "program": registry().programs[a.program],
+            "frame": registry().frame(a.frame_key),
+        }
+        for a, y in late
+        if a.pk in allowed
+    ]
     rows = []
     for report in reports:
         failed = [c for c in report.checks if c.get("passed") is False]

@@ -572,13 +572,18 @@ def review_score(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     try:
         scores: dict[str, int] = {}
         errors = []
-        for item in _rubric(assignment.application):
-            text = values.get(f"score_{item['code']}", "")
-            if text.isdecimal() and len(text) <= 6:  # the service checks the range against the rubric
+        for item in _rubric(assignment.application):  # every field checked: each bad one is reported
+            field, text = f"score_{item['code']}", values.get(f"score_{item['code']}", "")
+            if text.isdecimal() and len(text) <= 6 and int(text) <= item["max"]:
                 scores[item["code"]] = int(text)
-            else:
-                errors.append({"field": f"score_{item['code']}",
-                               "message": f"「{item['label']}」は0〜{item['max']}の整数で採点してください"})  # fmt: skip
+                continue
+            label, top = item["label"], item["max"]
+            message = (
+                f"「{label}」は0〜{top}の整数で採点してください"
+                if text
+                else f"「{label}」を採点してください（0〜{top}の整数）"
+            )
+            errors.append({"field": field, "message": message})
         if errors:
             raise DomainError("invalid_score", "採点に誤りがあります", errors)
         scored = review.review_score(actor=user, assignment_id=assignment.pk, scores=scores)

@@ -1,8 +1,9 @@
 """The inbox (お知らせ): the user's own messages, newest first; mark one or all read.
 
 Marking read is a POST (htmx swaps the one item and the header badge; without JavaScript the page
-reloads). Opening a message's link marks it read and goes to its page. Another user's message id gives
-the same 404 as a missing one.
+reloads). Opening a message (its title is a button posting to `inbox-open`) marks it read and goes to
+its page; a GET of that address only goes there, so a prefetch or a mail link scanner changes nothing.
+Another user's message id gives the same 404 as a missing one.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shien.accounts.selectors import request_user
 from shien.core import notifications
@@ -43,11 +44,13 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def inbox_open(request: HttpRequest, pk: int) -> HttpResponse:
-    """Follow a message's link: it is read from now on."""
+    """Open a message: go to its page (a local one; else the inbox). A POST (the user clicked the
+    title) also marks it read; a GET changes nothing."""
     note = _note(request, pk)
-    notifications.mark_read(request_user(request), note)
+    if request.method == "POST":
+        notifications.mark_read(request_user(request), note)
     safe = note.url and url_has_allowed_host_and_scheme(note.url, allowed_hosts={request.get_host()})
     return redirect(note.url if safe else "inbox")
 

@@ -193,6 +193,13 @@ def _choices(error: dict[str, Any]) -> str:
     return f"次のいずれかを指定してください: {expected.replace(chr(39), '').replace(' or ', ', ')}"
 
 
+def _number(value: Any) -> Any:
+    """A limit as amounts are written (1,000,000,000,000); anything else as it is."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return f"{value:,}"
+    return value
+
+
 def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
     out = ""
     for part in loc:
@@ -222,7 +229,7 @@ def japanese_errors(exc: ValidationError | list[Any], *, prefix: str = "") -> li
             message = str(error["msg"]).removeprefix("Value error, ")
         else:
             template = _MESSAGES.get(kind, "入力値が正しくありません")
-            message = template.format(**{k: v for k, v in (error.get("ctx") or {}).items()})
+            message = template.format(**{k: _number(v) for k, v in (error.get("ctx") or {}).items()})
         last = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "")
         label = "" if kind == "extra_forbidden" else _LABELS.get(last, "")
         full = f"{prefix}{path}" if path else prefix.rstrip(".") or "(入力全体)"

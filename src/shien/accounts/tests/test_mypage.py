@@ -9,6 +9,7 @@ from shien.accounts.models import Role
 from shien.applications.tests.factories import organization, user
 from shien.rules.engine import now
 from shien.rules.frames.base import rounds_at
+from shien.rules.registry import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +31,17 @@ def test_staff_mypage_offers_no_application_for_every_business(client: Client) -
     client.force_login(user("office@example.jp", Role.SECRETARIAT))
     page = client.get("/mypage/").content.decode()
     assert "申請者株式会社" not in page and 'name="organization"' not in page
+
+
+def test_mypage_names_the_round_instead_of_its_id(client: Client) -> None:
+    from shien.applications.models import State
+    from shien.applications.tests.test_applicant_builders import at_state, people
+
+    owner, office = people()
+    draft = at_state(State.DRAFT, owner, office)
+    at_state(State.GRANTED, owner, office)
+    client.force_login(owner)
+    page = client.get("/mypage/").content.decode()
+    name = next(r.name for r in registry().programs["monozukuri"].rounds if r.id == draft.round_id)
+    assert f"ものづくり補助金 省力化(オーダーメイド)枠（{name}）" in page
+    assert f"（{draft.round_id}）" not in page

@@ -54,6 +54,7 @@ def test_who_sees_the_page_and_whose_contact_details(client: Client, world: dict
     assert "owner@example.jp" in page and "事業者の情報を変更する" in page and "メンバーを追加" not in page
     page = login(client, world["owner"]).get(url).content.decode()
     assert "メンバーを追加" in page and "この支援者に同意する" in page
+    assert f'href="{url}"' in client.get("/mypage/").content.decode()  # reached from マイページ
 
 
 def test_members_correct_the_facts_with_an_audit_of_each_change(
@@ -207,3 +208,21 @@ def test_a_submitted_application_keeps_the_facts_it_was_judged_on(
     client.force_login(office)
     page = client.get(f"/office/applications/{submitted.pk}/").content.decode()
     assert "従業員数（申請時）" in page and "30人（現在 3人）" in page
+
+
+def test_registering_twice_from_one_form_registers_once(client: Client) -> None:
+    owner = user("twice@example.jp")
+    client.force_login(owner)
+    page = client.get("/organizations/new/").content.decode()
+    key = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    for _ in range(2):  # a double click, or a retry after a lost answer
+        assert client.post("/organizations/new/", FACTS | {"idempotency_key": key}).status_code == 302
+    assert Membership.objects.filter(user=owner).count() == 1
+    fresh = client.get("/organizations/new/").content.decode()
+    assert key not in fresh  # a new form: a second business is registered
+    other = fresh.split('name="idempotency_key" value="')[1].split('"')[0]
+    assert (
+        client.post("/organizations/new/", FACTS | {"name": "二社目", "idempotency_key": other}).status_code
+        == 302
+    )
+    assert Membership.objects.filter(user=owner).count() == 2

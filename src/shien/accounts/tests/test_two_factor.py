@@ -160,6 +160,44 @@ def test_disabling_needs_a_current_code(client: Client, clock: Clock) -> None:
     assert password_step(Client(), "off@example.jp") == "/mypage/"  # one step again
 
 
+def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, clock: Clock) -> None:
+    u = user("sessions@example.jp")
+    password_step(client, "sessions@example.jp")  # the browser where 2FA is turned on
+    other = Client()
+    password_step(other, "sessions@example.jp")  # another browser (or a stolen session)
+    assert other.get("/mypage/").status_code == 200
+    client.post("/accounts/security/totp/setup/")
+    device = TOTPDevice.objects.get(user=u)
+    assert other.get("/mypage/").status_code == 200  # a pending device changes nothing yet
+    assert client.post("/accounts/security/totp/", {"code": clock.code(device)}).status_code == 302
+    assert client.get("/mypage/").status_code == 200  # this browser stays logged in
+    ended = other.get("/mypage/")
+    assert ended.status_code == 302 and ended.url.startswith("/accounts/login/")
+    assert "_auth_user_id" not in other.session
+    audit = AuditLog.objects.get(action="auth.sessions_end", object_id=str(u.pk))
+    assert audit.actor == u and audit.data == {"cause": "otp.enable"}
+
+    clock.tick()
+    device.refresh_from_db()
+    again = Client()  # logs in with the code: unaffected by what came before
+    password_step(again, "sessions@example.jp")
+    assert again.post("/accounts/login/verify/", {"code": clock.code(device)}).status_code == 302
+    assert again.get("/mypage/").status_code == 200 and client.get("/mypage/").status_code == 200
+    clock.tick()
+    assert client.post("/accounts/security/totp/disable/", {"code": clock.code(device)}).status_code == 302
+    assert client.get("/mypage/").status_code == 200
+    assert again.get("/mypage/").status_code == 302 and "_auth_user_id" not in again.session
+    assert AuditLog.objects.filter(action="auth.sessions_end", data={"cause": "otp.disable"}).count() == 1
+    # 新しいバックアップコード changes nothing for the other sessions
+    enabled(u, clock)
+    third = Client()
+    third.force_login(u)
+    client.force_login(u)
+    code = clock.code(TOTPDevice.objects.get(user=u, confirmed=True))
+    assert client.post("/accounts/security/backup-codes/new/", {"code": code}).status_code == 302
+    assert third.get("/mypage/").status_code == 200
+
+
 def test_new_backup_codes_replace_the_old_ones(client: Client, clock: Clock) -> None:
     u = user("regen@example.jp")
     device, old = enabled(u, clock)

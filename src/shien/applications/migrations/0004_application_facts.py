@@ -19,16 +19,15 @@ def keep_current_facts(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0003_roundbudget'),
+        ("applications", "0003_roundbudget"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='application',
-            name='facts',
-            field=models.JSONField(blank=True, default=dict, verbose_name='申請時の事業者の情報'),
+            model_name="application",
+            name="facts",
+            field=models.JSONField(blank=True, default=dict, verbose_name="申請時の事業者の情報"),
         ),
         migrations.RunPython(keep_current_facts, migrations.RunPython.noop),
     ]

@@ -134,6 +134,65 @@ def test_the_ledger_adds_rows_without_losing_input(client: Client) -> None:
     assert app.state == State.GRANTED
 
 
+def _selected_categories(page: str) -> dict[int, str]:
+    """Row number → the category selected in that row of the ledger ("" when none)."""
+    import re
+
+    rows = {}
+    for n, select in re.findall(r'<select id="category-(\d+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]+)" selected>', select)
+        rows[int(n)] = chosen.group(1) if chosen else ""
+    return rows
+
+
+def test_an_empty_ledger_comes_back_with_every_planned_category(client: Client) -> None:
+    owner, office = people()
+    plan = {**MONOZUKURI_PLAN, "expenses": [{"category": "machinery", "amount_yen": 50_000_000},
+                                            {"category": "cloud", "amount_yen": 10_000_000}]}  # fmt: skip
+    app = at_state(State.GRANTED, owner, office, plan=plan)
+    client.force_login(owner)
+    url = f"/applications/{app.pk}/report/"
+    assert _selected_categories(client.get(url).content.decode()) == {1: "machinery", 2: "cloud", 3: ""}
+    # submitted as shown: only the planned categories, nothing typed
+    empty = client.post(url, {"rows": "3", "category-1": "machinery", "category-2": "cloud", "category-3": "",
+                              "submit": "1"})  # fmt: skip
+    page = empty.content.decode()
+    assert empty.status_code == 422 and "経費の明細を1行以上入力してください" in page
+    assert _selected_categories(page) == {1: "machinery", 2: "cloud", 3: ""}
+    # even when the browser sent no category at all, the planned rows are offered again
+    bare = client.post(url, {"rows": "3", "submit": "1"})
+    assert _selected_categories(bare.content.decode()) == {1: "machinery", 2: "cloud", 3: ""}
+    # what the user typed comes first, then the planned categories it does not cover
+    typed = client.post(url, {"rows": "3", "category-1": "", "category-2": "", "category-3": "machinery",
+                              "description-3": "組立ロボット", "amount-3": "5,000万", "submit": "1"})  # fmt: skip
+    page = typed.content.decode()
+    assert typed.status_code == 422 and "1行目: 証憑" in page and 'value="組立ロボット"' in page
+    assert _selected_categories(page) == {1: "machinery", 2: "cloud", 3: ""}
+    added = client.post(url, {"rows": "3", "category-1": "machinery", "category-2": "cloud", "add_row": "1"})
+    assert _selected_categories(added.content.decode()) == {1: "machinery", 2: "cloud", 3: ""}
+    app.refresh_from_db()
+    assert app.state == State.GRANTED
+
+
+def test_a_refusal_links_back_to_the_application(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.SUBMITTED, owner, office)
+    client.force_login(owner)
+    refused = client.get(f"/applications/{app.pk}/report/")
+    page = refused.content.decode()
+    assert refused.status_code == 409 and "実績報告できません" in page
+    assert f'<a href="/applications/{app.pk}/">申請へ戻る</a>' in page
+    client.force_login(office)
+    refused = client.post(f"/applications/{app.pk}/withdraw/", {"reason": "x", "step": "withdraw"})
+    assert (
+        refused.status_code == 403
+        and f'<a href="/applications/{app.pk}/">申請へ戻る</a>' in refused.content.decode()
+    )
+    client.force_login(owner)
+    no_app = client.post("/applications/new/", {"organization": "0", "frame": "monozukuri/shoryokuka"})
+    assert no_app.status_code == 400 and "申請へ戻る" not in no_app.content.decode()
+
+
 def test_a_late_report_is_warned_about_and_flagged_for_the_office(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -113,6 +113,17 @@ def test_staff_read_everything_and_nobody_else_sees_anything(client: Client) -> 
     assert Client().get(url).status_code == 302  # to the login page
 
 
+@pytest.mark.django_db
+def test_the_overdue_list_names_the_program_and_frame(client: Client) -> None:
+    app = paid_monozukuri(user("owner@example.jp"))  # nothing reported: year 1 is overdue on NOW
+    client.force_login(user("secretariat@example.jp", Role.SECRETARIAT))
+    page = client.get("/applications/followups/").content.decode()
+    late = page[page.index("期限を過ぎた未提出の報告") : page.index("提出された報告")]
+    assert app.receipt_number in late and "1年目" in late
+    assert "<td>ものづくり補助金 省力化(オーダーメイド)枠</td>" in late
+    assert f"{app.program}/{app.frame}" not in late
+
+
 def _events(content: bytes) -> dict[str, Any]:
     cal = Calendar.from_ical(content)
     return {str(e["uid"]): e for e in cal.walk("VEVENT")}

@@ -536,6 +536,28 @@ def test_reviewer_declares_then_scores_and_rescoring_until_adoption(
     assert ReviewAssignment.objects.get(pk=mine.pk).total == 25
 
 
+def test_every_bad_score_is_reported_inline_and_what_was_typed_is_kept(
+    client: Client, staff: dict[str, User]
+) -> None:
+    s, r1 = staff["secretariat"], staff["r1"]
+    app = submitted("L社", 20_000_000)
+    mine = review.review_assign(actor=s, application=app, reviewer=r1)
+    workflow.transition(actor=s, application=app, action_name="start_review")
+    review.review_declare_conflict(actor=r1, assignment_id=mine.pk, conflict=False)
+    login(client, r1)
+    url = f"/office/reviews/{mine.pk}/score/"
+    wrong = client.post(url, {"score_technology": "11", "score_commercialization": "", "score_policy": "x"})
+    page = body(wrong)
+    assert wrong.status_code == 422
+    for code in SCORES:  # each field marked and explained next to itself, not only the first one
+        assert f'aria-describedby="score-{code}-error"' in page, code
+        error = page[page.index(f'id="score-{code}-error"') :].split("</p>", 1)[0]
+        assert "0〜10の整数" in error and "採点してください" in error, code
+    assert 'value="11"' in page and 'value="x"' in page
+    ok = client.post(url, {"score_technology": "10", "score_commercialization": "7", "score_policy": "0"})
+    assert ok.status_code == 302 and ReviewAssignment.objects.get(pk=mine.pk).total == 17
+
+
 def test_a_reviewer_who_declares_a_conflict_loses_the_application(
     client: Client, staff: dict[str, User]
 ) -> None:

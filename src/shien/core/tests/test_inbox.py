@@ -35,7 +35,12 @@ def inbox() -> dict[str, Any]:
 def test_lists_only_my_messages_newest_first_unread_bold_with_a_badge(inbox: dict[str, Any]) -> None:
     page = inbox["client"].get("/inbox/").content.decode()
     assert page.index("新しいお知らせ") < page.index("古いお知らせ") and "他人宛て" not in page
-    assert f'<strong><a href="/inbox/{inbox["new"].pk}/">新しいお知らせ</a></strong>' in page
+    opener = f'<form method="post" action="/inbox/{inbox["new"].pk}/" class="note-open">'
+    assert (
+        opener in page
+        and '<strong><button type="submit" class="link">新しいお知らせ</button></strong>' in page
+    )
+    assert f'href="/inbox/{inbox["new"].pk}/' not in page  # no link a prefetch or a link scanner could follow
     assert "一行目<br>二行目" in page and "未読 2件" in page
     assert '<span class="badge">2<span class="visually-hidden">件の未読</span>' in page  # the header
     assert Client().get("/inbox/").status_code == 302  # to the login page
@@ -68,11 +73,20 @@ def test_mark_one_read_with_and_without_htmx(inbox: dict[str, Any]) -> None:
 
 def test_opening_marks_read_and_follows_only_local_links(inbox: dict[str, Any]) -> None:
     client, old, new = inbox["client"], inbox["old"], inbox["new"]
-    response = client.get(f"/inbox/{old.pk}/")
+    response = client.post(f"/inbox/{old.pk}/")
     assert response.status_code == 302 and response.url == "/mypage/"
-    response = client.get(f"/inbox/{new.pk}/")
+    response = client.post(f"/inbox/{new.pk}/")
     assert response.status_code == 302 and response.url == "/inbox/"  # an outside link is not followed
     assert not Notification.objects.filter(user=inbox["me"], read_at=None).exists()
+
+
+def test_a_get_of_the_open_address_goes_there_without_marking_read(inbox: dict[str, Any]) -> None:
+    client, old, new = inbox["client"], inbox["old"], inbox["new"]
+    response = client.get(f"/inbox/{old.pk}/")  # a prefetch, a link scanner, an old bookmark
+    assert response.status_code == 302 and response.url == "/mypage/"
+    assert client.get(f"/inbox/{new.pk}/").url == "/inbox/"
+    assert Notification.objects.filter(user=inbox["me"], read_at=None).count() == 2
+    assert not AuditLog.objects.filter(action="notification.read").exists()
 
 
 def test_mark_all_read(inbox: dict[str, Any]) -> None:
@@ -96,7 +110,7 @@ def test_badge_markup() -> None:
 def test_mark_read_in_chromium_without_reloading(live_server: Any, page: Any) -> None:
     me = User.objects.create_user("me@example.jp", "correct horse battery")
     first = notify(user=me, kind="t", title="実績報告の期限まであと7日です", key="a", email=False)
-    notify(user=me, kind="t", title="補助金の額が確定しました", key="b", email=False)
+    second = notify(user=me, kind="t", title="補助金の額が確定しました", url="/mypage/", key="b", email=False)
     page.goto(live_server.url + "/inbox/")
     page.get_by_label("メールアドレス").fill(me.email)
     page.get_by_label("パスワード").fill("correct horse battery")
@@ -104,10 +118,15 @@ def test_mark_read_in_chromium_without_reloading(live_server: Any, page: Any) ->
     page.get_by_role("heading", name="お知らせ", exact=True).wait_for()
     assert page.locator("#unread-badge").inner_text().strip().startswith("2")
     page.evaluate("window.stillHere = true")
-    page.get_by_role("button", name="実績報告の期限まであと7日です").click()  # 既読にする: <title>
+    page.locator(f"#note-{first.pk}").get_by_role("button", name="既読にする").click()
     page.locator(f"#note-{first.pk}.read").wait_for()  # htmx swapped the item
     assert (
         page.locator("#unread-badge").inner_text().strip().startswith("1")
     )  # and the header badge, out of band
     assert page.evaluate("window.stillHere === true")  # no reload
     assert Notification.objects.get(pk=first.pk).read_at is not None
+    # the title opens the message's page and marks it read (a POST: a prefetch of a link could not)
+    page.get_by_role("button", name="補助金の額が確定しました", exact=True).click()
+    page.get_by_role("heading", name="マイページ", exact=True).wait_for()
+    assert page.url == live_server.url + "/mypage/"
+    assert Notification.objects.get(pk=second.pk).read_at is not None

@@ -60,6 +60,13 @@ def test_result_ranks_frames_with_amount_reason_commitments_and_deadline(client:
     assert "GビズID" in html and "082-224-5680" in html
 
 
+def test_the_calculation_is_explained_in_words_not_formulas(client: Client) -> None:
+    html = client.get("/shindan/result/?" + urlencode(EXAMPLE)).content.decode()
+    steps = re.findall(r"<details><summary>計算</summary><ul>(.*?)</ul></details>", html, re.S)
+    assert steps and "min(" not in html
+    assert "補助金額 25,000,000円（計算額 25,000,000円と補助上限額 30,000,000円の小さい方）" in steps[0]
+
+
 def test_what_would_change_the_answer(client: Client) -> None:
     params = {**EXAMPLE, "industry": "小売業", "employees": "3", "purposes": "sales_channel", "e_machinery": "",
               "e_advertising": "90万", "planned_wage": "1000", "min_wage": "980"}  # fmt: skip

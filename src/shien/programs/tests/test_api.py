@@ -60,6 +60,14 @@ def test_estimate_json_lines(client: Client) -> None:
             "business.prefecture",
             "都道府県名（例: 広島県）を指定してください",
         ),
+        (  # limits with thousands separators, as amounts are written everywhere else
+            {
+                "business": {"industry": "製造業", "employees": 1},
+                "plan": {"expenses": [{"category": "machinery", "amount_yen": 10**12 + 1}]},
+            },
+            "plan.expenses[0].amount_yen",
+            "1,000,000,000,000以下の値を指定してください",
+        ),
     ],
 )
 def test_invalid_input_is_422_with_japanese_messages(

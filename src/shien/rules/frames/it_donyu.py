@@ -146,7 +146,7 @@ TRACE = (
     Note("rate", "補助率 {rate}（{rate_reason}）"),
     Note("calc", "計算額 {raw:,}円（円未満切捨て）"),
     Note("cap", "補助上限額 {cap:,}円"),
-    Note("result", "補助額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
+    Note("result", "補助額 {capped:,}円（計算額 {raw:,}円と補助上限額 {cap:,}円の小さい方）"),
 )
 INVOICE_TRACE = (
     Note(

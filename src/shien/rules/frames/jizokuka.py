@@ -144,7 +144,7 @@ TRACE = (
         "補助上限額 {cap:,}円（{frame_name} {frame_cap:,}円＋インボイス特例 {invoice_yen:,}円）",
         when="invoice_applied",
     ),
-    Note("result", "補助金額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
+    Note("result", "補助金額 {capped:,}円（計算額 {raw:,}円と補助上限額 {cap:,}円の小さい方）"),
 )
 
 

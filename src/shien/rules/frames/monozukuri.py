@@ -166,7 +166,7 @@ TRACE = (
         "補助上限額 {cap:,}円（従業員{employees}人の区分、大幅賃上げ特例）",
         when="wage_special",
     ),
-    Note("result", "補助金額 = min({raw:,}円, {cap:,}円) = {capped:,}円"),
+    Note("result", "補助金額 {capped:,}円（計算額 {raw:,}円と補助上限額 {cap:,}円の小さい方）"),
 )
 
 

@@ -134,7 +134,8 @@
     document.body.addEventListener("htmx:afterRequest", function (event) {
       if (!isOurs(event)) { return; }
       var xhr = event.detail.xhr;
-      var failed = !event.detail.successful || toLogin(xhr);
+      // a refusal (4xx, swapped in above as a normal answer) saved nothing: keep the backup
+      var failed = !event.detail.successful || toLogin(xhr) || !xhr || xhr.status >= 400;
       if (failed) {
         backup();
         var code = xhr ? xhr.status : 0;
