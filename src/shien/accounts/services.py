@@ -7,8 +7,7 @@ from django.utils import timezone
 
 from shien.accounts import validators
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
-from shien.core.models import AuditLog
-from shien.core.services import audit_record
+from shien.core.services import audit_record, created_before
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
@@ -38,11 +37,8 @@ def organization_create(
         raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
     key = idempotency_key.strip()[:100]
     if key:
-        User.objects.select_for_update().filter(pk=actor.pk).first()  # one creation at a time per user
-        earlier = AuditLog.objects.filter(
-            action="organization.create", actor=actor, data__idempotency_key=key
-        ).values_list("object_id", flat=True)
-        repeat = Organization.objects.filter(pk__in=[int(i) for i in earlier]).first()
+        earlier = created_before(actor=actor, action="organization.create", key=key)
+        repeat = Organization.objects.filter(pk__in=earlier).first()
         if repeat is not None:
             return repeat
     number = validators.corporate_number(corporate_number)

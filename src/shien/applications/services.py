@@ -14,8 +14,7 @@ from shien.accounts.models import Organization, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
-from shien.core.models import AuditLog
-from shien.core.services import audit_record
+from shien.core.services import audit_record, created_before
 from shien.rules.engine import estimate, now
 from shien.rules.errors import DomainError
 from shien.rules.frames.base import rounds_at
@@ -110,12 +109,9 @@ def application_create(
         raise DomainError("not_found", "保存した診断結果が見つかりません")
     key = idempotency_key.strip()[:100]
     if key:
-        User.objects.select_for_update().filter(pk=actor.pk).first()  # one creation at a time per user
-        earlier = AuditLog.objects.filter(
-            action="application.create", actor=actor, data__idempotency_key=key
-        ).values_list("object_id", flat=True)
+        earlier = created_before(actor=actor, action="application.create", key=key)
         repeat = Application.objects.filter(
-            pk__in=[int(i) for i in earlier], organization=organization, program=program, frame=frame
+            pk__in=earlier, organization=organization, program=program, frame=frame
         ).first()
         if repeat is not None:
             return repeat

@@ -21,3 +21,14 @@ def audit_record(
         reason=reason,
         data=data or {},
     )
+
+
+def created_before(*, actor: Any, action: str, key: str) -> list[int]:
+    """The ids of what `actor` created by `action` with this form's idempotency key (a double click, a
+    retry). Locks the actor's row first, so two such requests of one user run one after the other;
+    call inside the creating transaction, and record the key in the creation's audit data."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.select_for_update().filter(pk=actor.pk).first()
+    ids = AuditLog.objects.filter(action=action, actor=actor, data__idempotency_key=key)
+    return [int(i) for i in ids.values_list("object_id", flat=True)]

@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from shien.applications import services
 from shien.applications.models import Application, State
 from shien.applications.tests.factories import organization
-from shien.applications.tests.test_applicant_builders import PDF, at_state, freeze, people
+from shien.applications.tests.test_applicant_browser import frozen, log_in  # noqa: F401 (fixture)
+from shien.applications.tests.test_applicant_builders import PDF, at_state, people
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 NOT_A_NUMBER = "数字で入力してください（例: 1,500,000 または 150万）"
@@ -26,21 +25,6 @@ PHONE = {"width": 320, "height": 720}  # WCAG 1.4.10 Reflow: 320 CSS px
 LONG_NAME = "Mitsumorisho_RobotArm_Kumitate_Line2_2024_saishuban.pdf"  # no break opportunity
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 CHECK = "保存できませんでした。入力内容はこの端末に一時保存されています。上の表示に従って入力内容を確かめてください。"
-
-
-@pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
-
-
-def log_in(page: Any, live_server: Any, user: Any) -> None:
-    """A fresh session for `user` in the browser (as after the login form, without depending on it)."""
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
 
 
 def lines_of(locator: Any, text: str = "") -> int:

@@ -6,43 +6,18 @@ application opened from the results shows the whole page of the search."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pytest
 
-from shien.accounts.models import Role, User
-from shien.applications import services, workflow
+from shien.accounts.models import Role
+from shien.applications import workflow
 from shien.applications.models import Application
-from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
-from shien.rules.registry import JST
+from shien.applications.tests.factories import user
+from shien.applications.tests.test_office_browser import AT, log_in, setup, submitted  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PASSWORD = "correct horse battery"  # the factories' password  # noqa: S105
 SEARCH = "受付番号・事業者名・法人番号"
-
-
-@pytest.fixture(autouse=True)
-def setup(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-def submitted(name: str, amount: int) -> Application:
-    owner = user(f"{name}@example.jp")
-    plan = {**MONOZUKURI_PLAN, "expenses": [{"category": "machinery", "amount_yen": amount}]}
-    app = services.application_create(actor=owner, organization=organization(owner, name=name),
-                                      program="monozukuri", frame="shoryokuka", plan=plan)  # fmt: skip
-    return services.application_submit(actor=owner, application=app, at=AT)
-
-
-def log_in(page: Any, url: str, who: User) -> None:
-    page.goto(url)
-    page.get_by_label("メールアドレス").fill(who.email)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
 
 
 def companies(page: Any) -> list[str]:
