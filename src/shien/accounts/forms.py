@@ -52,3 +52,8 @@ class OrganizationForm(forms.Form):
         label="法人番号（13桁、個人事業主は空欄）", max_length=20, required=False
     )
     invoice_number = forms.CharField(label="インボイス登録番号（T＋13桁）", max_length=20, required=False)
+
+
+# a refusal about one field is shown at that field (and marks it invalid), the rest above the form
+FIELD_OF = {"invalid_corporate_number": "corporate_number", "duplicate": "corporate_number",
+            "invalid_invoice_number": "invoice_number"}  # fmt: skip

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from shien.accounts.forms import OrganizationForm, SignupForm
+from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm
 from shien.accounts.models import User
 from shien.accounts.selectors import acting_organizations, request_user
 from shien.accounts.services import organization_create
@@ -76,7 +76,7 @@ def organization_new(request: HttpRequest) -> HttpResponse:
         try:
             organization_create(actor=user, idempotency_key=key, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(FIELD_OF.get(exc.code), exc.message)
         else:
             messages.success(request, "事業者を登録しました")
             return redirect("mypage")

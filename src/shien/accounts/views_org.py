@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from shien.accounts import members
-from shien.accounts.forms import OrganizationForm
+from shien.accounts.forms import FIELD_OF, OrganizationForm
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User, UserRole
 from shien.accounts.selectors import STAFF_ROLES, organization_get, request_user
 from shien.accounts.services import advisor_consent_grant, advisor_consent_revoke
@@ -72,7 +72,7 @@ def _confirm(request: HttpRequest, org: Organization, message: str, button: str)
     the question with a form that posts again with confirm=1."""
     if request.POST.get("confirm") == "1":
         return None
-    confirming = {"action": request.path, "message": message, "button": button}
+    confirming = {"action": request.path, "message": message, "button": f"はい、{button}"}
     return render(request, "accounts/organization_detail.html", _context(request, org, confirming=confirming))
 
 
@@ -103,7 +103,7 @@ def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             members.organization_update(actor=user, organization=org, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(FIELD_OF.get(exc.code), exc.message)
         else:
             messages.success(request, "事業者の情報を保存しました")
             return redirect("organization-detail", org.pk)
