@@ -65,7 +65,7 @@ def application_transitioned(
 def receipt_lines(application: Application, attachments: list[dict[str, Any]]) -> list[str]:
     lines = [f"受付番号: {application.receipt_number}"]
     if application.submitted_at:
-        lines.append(f"受付日時: {wareki_datetime(application.submitted_at)}")
+        lines.append(f"受付日時: {wareki_datetime(application.submitted_at, seconds=True)}")
     lines += [f"添付: {a['name']}（{a['size']:,}バイト、SHA-256 {a['sha256']}）" for a in attachments]
     return lines
 

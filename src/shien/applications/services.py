@@ -441,7 +441,9 @@ def receipt(application: Application) -> dict[str, Any]:
     return {
         "receipt_number": application.receipt_number,
         "submitted_at": application.submitted_at.isoformat() if application.submitted_at else None,
-        "submitted_at_text": wareki_datetime(application.submitted_at) if application.submitted_at else None,
+        "submitted_at_text": (  # to the second, as the deadline is checked
+            wareki_datetime(application.submitted_at, seconds=True) if application.submitted_at else None
+        ),
         "program": application.program,
         "frame": application.frame,
         "round": application.round_id,

@@ -51,10 +51,11 @@ def wareki(day: date | datetime, *, weekday: bool = True) -> str:
     return f"{out}({WEEKDAYS[day.weekday()]})" if weekday else out
 
 
-def wareki_datetime(moment: datetime) -> str:
-    """令和6年3月27日(水) 17:00（2024-03-27）— the instant in JST, 和暦 with 西暦."""
+def wareki_datetime(moment: datetime, *, seconds: bool = False) -> str:
+    """令和6年3月27日(水) 17:00（2024-03-27）— the instant in JST, 和暦 with 西暦 (a receipt: to the second)."""
     local = moment.astimezone(JST)
-    return f"{wareki(local)} {local:%H:%M}（{local:%Y-%m-%d}）"
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{wareki(local)} {clock}（{local:%Y-%m-%d}）"
 
 
 def wareki_date(day: date) -> str:

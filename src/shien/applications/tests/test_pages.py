@@ -77,7 +77,7 @@ def test_owner_signs_up_registers_applies_attaches_and_submits(
     assert "受付票" in page and "MONOZUKURI-18-000001" in page and app.attachments.get().sha256 in page
     assert len(mail.outbox) == 1 and "MONOZUKURI-18-000001" in mail.outbox[0].body
     receipt_mail = mail.outbox[0].body  # the receipt: number, time in 和暦(西暦), each attachment's hash
-    assert "受付日時: 令和6年3月20日(水) 10:00（2024-03-20）" in receipt_mail
+    assert "受付日時: 令和6年3月20日(水) 10:00:00（2024-03-20）" in receipt_mail
     assert (
         f"添付: 事業計画書.pdf（{len(PDF):,}バイト、SHA-256 {app.attachments.get().sha256}）" in receipt_mail
     )
