@@ -22,12 +22,13 @@ from typing import Any
 import django_otp
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -269,11 +270,30 @@ def _security_context(user: User, **extra: Any) -> dict[str, Any]:
     }
 
 
+RECENT_LOGIN = 600  # seconds: an account without a password sets up 2FA only this soon after logging in
+
+
 @login_required
 @require_POST
+@sensitive_post_parameters("password")
 def totp_setup(request: HttpRequest) -> HttpResponse:
+    """Setting up 2FA ends every other session, so it asks who is there first: the password (counted
+    like a login, so a stolen session cannot guess it), or a fresh login for an account without one."""
+    user = request_user(request)
+    if user.has_usable_password():
+        checked = authenticate(request, username=user.email, password=request.POST.get("password", "")[:200])
+        if checked is None or checked.pk != user.pk:
+            context = _security_context(
+                user, setup_error="パスワードが正しくありません（5回続けて誤るとロックされます）"
+            )
+            return render(request, "accounts/security.html", context, status=400)
+    elif user.last_login is None or (timezone.now() - user.last_login).total_seconds() > RECENT_LOGIN:
+        context = _security_context(
+            user, setup_error="安全のため、ログアウトしてもう一度ログインしてから設定してください"
+        )
+        return render(request, "accounts/security.html", context, status=400)
     try:
-        twofactor.totp_setup(user=request_user(request))
+        twofactor.totp_setup(user=user)
     except DomainError as exc:
         messages.info(request, exc.message)
         return redirect("security")

@@ -3,8 +3,10 @@
 Who may do what:
 - members (代表者 and 担当者) correct the facts; the rules engine reads them for drafts, while a
   submitted application keeps the facts it was submitted with (`Application.facts`);
-- the 代表者 adds and removes members and grants or revokes an advisor's consent; the last 代表者
-  cannot be removed (the business would have nobody to consent for it); a 担当者 may leave;
+- the 代表者 invites members by email (they become members only when the person with that address
+  accepts), removes members and grants or revokes an advisor's consent; the last 代表者 cannot be
+  removed (the business would have nobody to consent for it); a 担当者 may leave; an advisor may end
+  its own consent;
 - advisors with consent and staff read the page; they change nothing here.
 Every change is audited with what it changed.
 """
@@ -13,11 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
+from django.utils import timezone
 
 from shien.accounts import validators
-from shien.accounts.models import AdvisorConsent, Membership, Organization, User
+from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, User
+from shien.core.notifications import notify
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
@@ -80,31 +88,111 @@ def organization_update(*, actor: User, organization: Organization, **facts: Any
     return org
 
 
-@transaction.atomic
-def member_add(*, actor: User, organization: Organization, email: str, kind: str) -> tuple[Membership, bool]:
-    """Add a registered user as 担当者 or 代表者 (the 代表者 only). Adding someone twice keeps one
-    membership (False: already a member)."""
-    org = Organization.objects.select_for_update().get(pk=organization.pk)
-    _require_owner(actor, org, "担当者の追加")
-    if kind not in Membership.Kind.values:
-        raise DomainError("invalid_input", "役割（代表者・担当者）を選んでください")
+def _valid_email(email: str) -> str:
     address = email.strip().lower()
     if not address:
-        raise DomainError("invalid_input", "追加する人のメールアドレスを入力してください")
-    user = User.objects.filter(email=address, is_active=True).first()
-    if user is None:
-        raise DomainError(
-            "not_found",
-            "このメールアドレスで利用登録している人が見つかりません。先に shien へ利用登録してもらってください",
+        raise DomainError("invalid_input", "招待する人のメールアドレスを入力してください")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise DomainError("invalid_input", "メールアドレスの形式が正しくありません") from None
+    return address
+
+
+@transaction.atomic
+def member_invite(
+    *, actor: User, organization: Organization, email: str, kind: str
+) -> tuple[Invitation, bool]:
+    """The 代表者 invites an email address as 担当者 or 代表者. Nobody becomes a member unasked: the
+    person with that address accepts on マイページ (after signing up, if they have no account yet).
+    The answer is the same whether the address has an account or not. Inviting again while the first
+    invitation is pending keeps one invitation (False)."""
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    _require_owner(actor, org, "メンバーの招待")
+    if kind not in Membership.Kind.values:
+        raise DomainError("invalid_input", "役割（代表者・担当者）を選んでください")
+    address = _valid_email(email)
+    if Membership.objects.filter(organization=org, user__email=address).exists():
+        raise DomainError("duplicate", f"{address} はすでにこの事業者のメンバーです")
+    invitation, created = Invitation.objects.get_or_create(
+        organization=org, email=address, status=Invitation.Status.PENDING,
+        defaults={"kind": kind, "invited_by": actor},
+    )  # fmt: skip
+    if not created:
+        return invitation, False
+    audit_record(
+        actor=actor, action="invitation.create", obj=invitation, data={"email": address, "kind": kind}
+    )
+    title = f"{org.name} からメンバーへの招待が届いています"
+    body = (
+        f"{org.name}（{org.prefecture}）の代表者から、shien で{invitation.get_kind_display()}として"
+        "申請・報告を行うメンバーへの招待が届いています。マイページで承諾または辞退してください。"
+    )
+    invitee = User.objects.filter(email=address, is_active=True).first()
+    if invitee is not None:
+        notify(
+            user=invitee,
+            kind="invitation",
+            title=title,
+            body=body,
+            url="/mypage/",
+            key=f"invitation:{invitation.pk}",
         )
+    else:  # no account yet: one email to the address; the invitation waits on マイページ after sign-up
+        link = f"{settings.SITE_URL.rstrip('/')}/accounts/signup/"
+        message = f"{body}\n\nこのメールアドレスで利用登録すると、マイページに招待が表示されます。\n{link}"
+        transaction.on_commit(
+            lambda: send_mail(f"【shien】{title}", message, None, [address], fail_silently=True)
+        )
+    return invitation, True
+
+
+def invitations_for(user: User) -> QuerySet[Invitation]:
+    """The pending invitations to the user's own email address (nobody else's)."""
+    if not user.is_authenticated:
+        return Invitation.objects.none()
+    return Invitation.objects.filter(
+        email=user.email.lower(), status=Invitation.Status.PENDING
+    ).select_related("organization")
+
+
+@transaction.atomic
+def invitation_answer(*, actor: User, invitation: Invitation, accept: bool) -> Membership | None:
+    """The invited person accepts (a membership) or declines. Answering twice changes nothing."""
+    current = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+    if current is None or current.email != actor.email.lower():
+        raise DomainError("not_found", "招待が見つかりません")
+    if current.status != Invitation.Status.PENDING:
+        if current.status == Invitation.Status.ACCEPTED:
+            return Membership.objects.filter(user=actor, organization_id=current.organization_id).first()
+        raise DomainError("invalid_state", f"この招待は「{current.get_status_display()}」です")
+    current.status = Invitation.Status.ACCEPTED if accept else Invitation.Status.DECLINED
+    current.answered_at = timezone.now()
+    current.save(update_fields=["status", "answered_at"])
+    audit_record(actor=actor, action=f"invitation.{current.status}", obj=current)
+    if not accept:
+        return None
     membership, created = Membership.objects.get_or_create(
-        user=user, organization=org, defaults={"kind": kind}
+        user=actor, organization_id=current.organization_id, defaults={"kind": current.kind}
     )
     if created:
         audit_record(
-            actor=actor, action="membership.add", obj=membership, data={"user": user.pk, "kind": kind}
+            actor=actor,
+            action="membership.add",
+            obj=membership,
+            data={"user": actor.pk, "kind": membership.kind, "invitation": current.pk},
         )
-    return membership, created
+    return membership
+
+
+@transaction.atomic
+def invitation_cancel(*, actor: User, invitation: Invitation) -> None:
+    org = Organization.objects.select_for_update().get(pk=invitation.organization_id)
+    _require_owner(actor, org, "招待の取消し")
+    if Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
+        status=Invitation.Status.CANCELLED, answered_at=timezone.now()
+    ):
+        audit_record(actor=actor, action="invitation.cancelled", obj=invitation)
 
 
 @transaction.atomic

@@ -140,6 +140,38 @@ class Membership(models.Model):
         return f"{self.user} @ {self.organization}"
 
 
+class Invitation(models.Model):
+    """The 代表者 invites someone by email to become a member; the membership exists only once the
+    person with that email accepts (nobody is made a member, or told who holds an address, unasked)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "回答待ち"
+        ACCEPTED = "accepted", "承諾"
+        DECLINED = "declined", "辞退"
+        CANCELLED = "cancelled", "取消し"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("招待したメールアドレス")
+    kind = models.CharField(max_length=10, choices=Membership.Kind.choices, default=Membership.Kind.MEMBER)
+    invited_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "メンバーへの招待"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(status="pending"),
+                name="one_pending_invitation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organization}"
+
+
 class AdvisorConsent(models.Model):
     """The organization's recorded consent for an advisor to act for it (until revoked)."""
 

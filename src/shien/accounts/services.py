@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from shien.accounts import validators
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
+from shien.core.notifications import notify
 from shien.core.services import audit_record, created_before
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
@@ -62,6 +63,8 @@ def organization_create(
 
 @transaction.atomic
 def advisor_consent_grant(*, actor: User, organization: Organization, advisor: User) -> AdvisorConsent:
+    """The 代表者 consents to an advisor acting for the business; the advisor is told (inbox, email)."""
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # then check: no race
     if not Membership.objects.filter(
         user=actor, organization=organization, kind=Membership.Kind.OWNER
     ).exists():
@@ -70,22 +73,36 @@ def advisor_consent_grant(*, actor: User, organization: Organization, advisor: U
         raise DomainError(
             "invalid_input", "この利用者は支援者（商工会・商工会議所・認定支援機関）として登録されていません"
         )
-    Organization.objects.select_for_update().filter(pk=organization.pk).first()  # one grant at a time
     consent, created = AdvisorConsent.objects.get_or_create(
         organization=organization, advisor=advisor, revoked_at=None, defaults={"granted_by": actor}
     )
     if created:  # granting again (a double click) changes nothing and records nothing
         audit_record(actor=actor, action="advisor_consent.grant", obj=consent, data={"advisor": advisor.pk})
+        notify(
+            user=advisor,
+            kind="advisor_consent",
+            title=f"{organization.name} から代理の同意を受けました",
+            body=f"{organization.name}（{organization.prefecture}）の代表者が、申請・報告の代理に同意しました。"
+            "心当たりがない場合は、事業者のページで同意を終了できます。",
+            url=f"/organizations/{organization.pk}/",
+            key=f"consent:{consent.pk}",
+        )
     return consent
 
 
 @transaction.atomic
 def advisor_consent_revoke(*, actor: User, consent: AdvisorConsent) -> None:
-    if not Membership.objects.filter(
-        user=actor, organization=consent.organization, kind=Membership.Kind.OWNER
-    ).exists():
+    """The 代表者 revokes a consent, or the advisor ends its own (declining to act)."""
+    Organization.objects.select_for_update().filter(pk=consent.organization_id).first()
+    own = consent.advisor_id == actor.pk
+    if (
+        not own
+        and not Membership.objects.filter(
+            user=actor, organization_id=consent.organization_id, kind=Membership.Kind.OWNER
+        ).exists()
+    ):
         raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
     if not AdvisorConsent.objects.filter(pk=consent.pk, revoked_at=None).update(revoked_at=timezone.now()):
         return  # revoked already
     consent.refresh_from_db(fields=["revoked_at"])
-    audit_record(actor=actor, action="advisor_consent.revoke", obj=consent)
+    audit_record(actor=actor, action="advisor_consent.revoke", obj=consent, data={"by_advisor": own})

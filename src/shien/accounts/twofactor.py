@@ -43,6 +43,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shien.accounts.backends import LOCK, MAX_FAILURES
 from shien.accounts.models import Role, User
+from shien.core.notifications import notify
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 
@@ -75,7 +76,19 @@ def _sessions_end(user: User, cause: str) -> None:
     User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
     user.refresh_from_db(fields=["session_epoch"])
     reason = "2段階認証の設定を変更したため、ほかのブラウザ・端末のログインを終了しました"
-    audit_record(actor=user, action="auth.sessions_end", obj=user, reason=reason, data={"cause": cause})
+    audit = audit_record(
+        actor=user, action="auth.sessions_end", obj=user, reason=reason, data={"cause": cause}
+    )
+    done = "有効" if cause == "otp.enable" else "無効"
+    notify(  # the account's owner hears of it by email, wherever the change was made
+        user=user,
+        kind="security.two_factor",
+        title=f"2段階認証を{done}にしました",
+        body=f"あなたの shien のアカウントで2段階認証が{done}になり、ほかのブラウザ・端末のログインは終了しました。"
+        "心当たりがない場合は、すぐにパスワードを再設定し、事務局にご連絡ください。",
+        url="/accounts/security/",
+        key=f"audit:{audit.pk}",
+    )
 
 
 # --- enabling ---------------------------------------------------------------------------------

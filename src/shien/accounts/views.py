@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm
+from shien.accounts.members import invitations_for
 from shien.accounts.models import User
 from shien.accounts.selectors import acting_organizations, request_user
 from shien.accounts.services import organization_create
@@ -46,6 +47,7 @@ def mypage(request: HttpRequest) -> HttpResponse:
         "accounts/mypage.html",
         {
             "organizations": acting_organizations(user),
+            "invitations": list(invitations_for(user).order_by("created_at")),
             "two_factor_recommended": two_factor_recommended(user),
             "applications": applications_for(user)
             .select_related("organization")

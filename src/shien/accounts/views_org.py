@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from shien.accounts import members
 from shien.accounts.forms import FIELD_OF, OrganizationForm
-from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User, UserRole
+from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, Role, User, UserRole
 from shien.accounts.selectors import STAFF_ROLES, organization_get, request_user
 from shien.accounts.services import advisor_consent_grant, advisor_consent_revoke
 from shien.rules.errors import DomainError
@@ -51,6 +51,7 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
         "org": org,
         "membership": mine,
         "is_owner": mine is not None and mine.kind == Membership.Kind.OWNER,
+        "acting_advisor": mine is None and not staff,
         "may_see_contacts": mine is not None or staff,
         "memberships": list(
             Membership.objects.filter(organization=org).select_related("user").order_by("kind", "user__email")
@@ -58,6 +59,9 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
         "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
         "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
         "member_kinds": Membership.Kind.choices,
+        "invitations": list(org.invitations.filter(status=Invitation.Status.PENDING).order_by("created_at"))
+        if mine is not None or staff
+        else [],
         "frame_names": {
             f"{p.id}/{f.id}": f"{p.short_name} {f.name}"
             for p in registry().programs.values()
@@ -113,19 +117,57 @@ def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_add(request: HttpRequest, pk: int) -> HttpResponse:
+def member_invite(request: HttpRequest, pk: int) -> HttpResponse:
     org = _organization(request, pk)
     email, kind = request.POST.get("email", "")[:254], request.POST.get("kind", Membership.Kind.MEMBER)
     try:
-        membership, created = members.member_add(
+        invitation, created = members.member_invite(
             actor=request_user(request), organization=org, email=email, kind=kind
         )
     except DomainError as exc:
         return _refused(request, org, exc, typed_member_email=email, typed_member_kind=kind)
-    who = membership.user.name or membership.user.email
-    messages.success(request, f"{who} さんを{membership.get_kind_display()}として追加しました" if created
-                     else f"{who} さんはすでにこの事業者のメンバーです")  # fmt: skip
+    # the address as typed, never the name of an account: the owner learns nothing about who holds it
+    messages.success(request, f"{invitation.email} に{invitation.get_kind_display()}としての招待を送りました。"
+                     "相手がマイページで承諾するとメンバーになります" if created
+                     else f"{invitation.email} への招待は回答待ちです")  # fmt: skip
     return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def invitation_cancel(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    invitation = Invitation.objects.filter(pk=invitation_pk, organization=org).first()
+    if invitation is None:
+        raise Http404("招待が見つかりません")
+    try:
+        members.invitation_cancel(actor=request_user(request), invitation=invitation)
+    except DomainError as exc:
+        return _refused(request, org, exc)
+    messages.success(request, f"{invitation.email} への招待を取り消しました")
+    return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def invitation_answer(request: HttpRequest, invitation_pk: int) -> HttpResponse:
+    """The invited person's 承諾 or 辞退, from マイページ (only invitations to their own address)."""
+    user = request_user(request)
+    invitation = members.invitations_for(user).filter(pk=invitation_pk).first()
+    if invitation is None:
+        messages.info(request, "この招待にはすでに回答済みか、取り消されています")
+        return redirect("mypage")
+    accept = request.POST.get("answer") == "accept"
+    try:
+        membership = members.invitation_answer(actor=user, invitation=invitation, accept=accept)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("mypage")
+    if membership is None:
+        messages.success(request, f"{invitation.organization.name} からの招待を辞退しました")
+        return redirect("mypage")
+    messages.success(request, f"{invitation.organization.name} の{membership.get_kind_display()}になりました")
+    return redirect("organization-detail", invitation.organization_id)
 
 
 @login_required
@@ -138,6 +180,8 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
         messages.info(request, "このメンバーはすでに削除されています")
         return redirect("organization-detail", org.pk)
     myself = membership.user_id == user.pk
+    if not myself and not members.is_owner(user, org):  # before the question names anybody
+        return _refused(request, org, DomainError("forbidden", "メンバーの削除は事業者の代表者が行います"))
     who = membership.user.name or membership.user.email
     asked = _confirm(
         request,
@@ -165,6 +209,8 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
 def consent_grant(request: HttpRequest, pk: int) -> HttpResponse:
     org = _organization(request, pk)
     email = request.POST.get("email", "")[:254]
+    if not members.is_owner(request_user(request), org):  # before looking anybody up
+        return _refused(request, org, DomainError("forbidden", "支援者への同意は事業者の代表者が行います"))
     advisor = User.objects.filter(email=email.strip().lower(), is_active=True).first()
     try:
         if not email.strip():
@@ -190,19 +236,28 @@ def consent_revoke(request: HttpRequest, pk: int, consent_pk: int) -> HttpRespon
     consent = AdvisorConsent.objects.filter(pk=consent_pk, organization=org).select_related("advisor").first()
     if consent is None:
         raise Http404("同意が見つかりません")
+    user = request_user(request)
+    own = consent.advisor_id == user.pk
+    if not own and not members.is_owner(user, org):  # before the question names anybody
+        return _refused(request, org, DomainError("forbidden", "同意の取消しは事業者の代表者が行います"))
     who = consent.advisor.name or consent.advisor.email
     if consent.revoked_at is None:
         asked = _confirm(
             request,
             org,
-            f"{who} さんへの同意を取り消しますか？取り消すと、この事業者の申請を操作できなくなります。",
-            "同意を取り消す",
+            f"{org.name} の代理をやめますか？この事業者の申請を操作できなくなります。"
+            if own
+            else f"{who} さんへの同意を取り消しますか？取り消すと、この事業者の申請を操作できなくなります。",
+            "代理をやめる" if own else "同意を取り消す",
         )
         if asked is not None:
             return asked
     try:
-        advisor_consent_revoke(actor=request_user(request), consent=consent)
+        advisor_consent_revoke(actor=user, consent=consent)
     except DomainError as exc:
         return _refused(request, org, exc)
+    if own:
+        messages.success(request, f"{org.name} の代理をやめました")
+        return redirect("mypage")
     messages.success(request, f"{who} さんへの同意を取り消しました")
     return redirect("organization-detail", org.pk)

@@ -41,6 +41,7 @@ class Notification(models.Model):
     email_wanted = models.BooleanField(default=False)
     email_attempts = models.PositiveSmallIntegerField(default=0)
     email_error = models.CharField(max_length=300, blank=True)
+    email_lease_until = models.DateTimeField(null=True, blank=True)  # a sender is sending it until then
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -6,7 +6,7 @@ The row is the email's outbox: after the commit the email is handed to this proc
 (`SHIEN_MAIL_DELIVERY = "background"`, so a slow or failing mail server never holds up the request)
 or sent at once (`"immediate"`, the tests). A send that fails, or a process that dies before it
 sends, leaves the row pending; `deliver_pending` (the `deliver_mail` command, run by cron) retries it
-up to `MAX_EMAIL_ATTEMPTS` times. A row is locked while it is sent, so two senders never send it twice.
+up to `MAX_EMAIL_ATTEMPTS` times. A sender claims a row before sending it, so two never send it twice.
 The inbox reads only the user's own rows (`inbox_for`, `notification_get`); marking read is audited.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from shien.core.models import Notification
@@ -33,6 +33,7 @@ from shien.rules.errors import DomainError
 
 logger = logging.getLogger(__name__)
 MAX_EMAIL_ATTEMPTS = 5
+EMAIL_LEASE = timedelta(minutes=5)  # longer than EMAIL_TIMEOUT: a sender holds a row this long at most
 
 
 def notify(
@@ -66,37 +67,40 @@ def dispatch(notification_id: int) -> None:
 
 
 def _pending() -> QuerySet[Notification]:
+    """Emails still to send: wanted, not sent, attempts left, and the recipient still has an account."""
     return Notification.objects.filter(
-        email_wanted=True, emailed_at=None, email_attempts__lt=MAX_EMAIL_ATTEMPTS
+        email_wanted=True, emailed_at=None, email_attempts__lt=MAX_EMAIL_ATTEMPTS, user__is_active=True
     )
 
 
 def deliver(notification_id: int) -> bool:
-    """Send one pending email (True when sent). The row stays locked while it is sent: another
-    sender skips it, and a sent row is never sent again."""
-    with transaction.atomic():
-        note = (
-            _pending()
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("user")
-            .filter(pk=notification_id)
-            .first()
-        )
-        if note is None:
-            return False
-        link = f"\n\n{settings.SITE_URL.rstrip('/')}{note.url}" if note.url else ""
-        try:
-            send_mail(f"【shien】{note.title}", f"{note.body}{link}", None, [note.user.email])
-        except Exception as exc:  # the mail server: try again later (deliver_pending)
-            logger.warning("mail to notification %s failed: %s", note.pk, exc)
-            Notification.objects.filter(pk=note.pk).update(
-                email_attempts=note.email_attempts + 1, email_error=f"{type(exc).__name__}: {exc}"[:300]
-            )
-            return False
+    """Send one pending email (True when sent). The row is claimed for `EMAIL_LEASE` in one UPDATE
+    (another sender finds it taken), the mail server is talked to outside any transaction (a slow one
+    holds no lock and no write), and the result is recorded after. A sender that dies mid-send leaves a
+    lease that expires: the email is sent at least once and, short of that, never twice."""
+    moment = timezone.now()
+    free = Q(email_lease_until=None) | Q(email_lease_until__lt=moment)
+    claimed = (
+        _pending()
+        .filter(free, pk=notification_id)
+        .update(email_lease_until=moment + EMAIL_LEASE, email_attempts=F("email_attempts") + 1)
+    )
+    if not claimed:
+        return False
+    note = Notification.objects.select_related("user").get(pk=notification_id)
+    link = f"\n\n{settings.SITE_URL.rstrip('/')}{note.url}" if note.url else ""
+    try:
+        send_mail(f"【shien】{note.title}", f"{note.body}{link}", None, [note.user.email])
+    except Exception as exc:  # the mail server: try again later (deliver_pending)
+        logger.warning("mail to notification %s failed: %s", note.pk, exc)
         Notification.objects.filter(pk=note.pk).update(
-            emailed_at=timezone.now(), email_attempts=note.email_attempts + 1, email_error=""
+            email_lease_until=None, email_error=f"{type(exc).__name__}: {exc}"[:300]
         )
-        return True
+        return False
+    Notification.objects.filter(pk=note.pk).update(
+        emailed_at=timezone.now(), email_lease_until=None, email_error=""
+    )
+    return True
 
 
 def deliver_pending(*, older_than: timedelta = timedelta(minutes=1), limit: int = 1000) -> dict[str, int]:

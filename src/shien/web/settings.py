@@ -106,6 +106,7 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000")  # links in emai
 # "background": each process's mail thread sends after the commit (requests never wait on the mail
 # server); "immediate": sent in the request that committed (tests). Unsent mail: `deliver_mail`.
 SHIEN_MAIL_DELIVERY = env.str("SHIEN_MAIL_DELIVERY", default="background")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds: a mail server that stops answering
 AUTHENTICATION_BACKENDS = [
     "shien.accounts.backends.LockoutBackend",  # email + password, locks after 5 failures
     "shien.accounts.backends.ExternalIdentityBackend",  # sessions of OpenID Connect logins

@@ -44,6 +44,7 @@ def test_enabling_two_factor_and_the_two_step_login(
     page.get_by_role("button", name="ログイン").click()
     page.get_by_role("heading", name="マイページ").wait_for()
     page.get_by_role("link", name="セキュリティ設定（2段階認証）").click()
+    page.get_by_label("現在のパスワード").fill("correct horse battery")
     page.get_by_role("button", name="2段階認証を設定する").click()
     page.get_by_role("heading", name="2段階認証の設定").wait_for()
     qr = page.get_by_role("img", name="認証アプリで読み取るQRコード（設定キーと同じ内容）")

@@ -45,7 +45,7 @@ def log_in_with_the_form(page: Any, live_server: Any, email: str) -> None:
     assert page.url == live_server.url + "/mypage/"
 
 
-def test_the_owner_adds_a_member_and_grants_then_revokes_an_advisors_consent(
+def test_the_owner_invites_a_member_and_grants_then_revokes_an_advisors_consent(
     live_server: Any, page: Any, world: dict[str, Any], artifacts: Any
 ) -> None:
     org, owner, advisor = world["org"], world["owner"], world["advisor"]
@@ -57,25 +57,21 @@ def test_the_owner_adds_a_member_and_grants_then_revokes_an_advisors_consent(
 
     member_email = page.get_by_role("textbox", name="メールアドレス 必須", exact=True)
     member_kind = page.get_by_label("役割", exact=True)
-    # an address nobody registered with: refused in Japanese, and what was typed stays in the field
-    member_email.fill("nobody@example.jp")
-    page.get_by_role("button", name="追加する", exact=True).click()
-    alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("このメールアドレスで利用登録している人が見つかりません")
-    expect(member_email).to_have_value("nobody@example.jp")
+    # a malformed address: refused in Japanese, and what was typed stays in the field
+    member_email.fill("tanto@")
+    page.get_by_role("button", name="招待を送る", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("メールアドレスの形式が正しくありません")
+    expect(member_email).to_have_value("tanto@")
     expect(member_kind).to_have_value("member")
-    assert not Membership.objects.filter(organization=org, user__email="nobody@example.jp").exists()
 
     member_email.fill("Tanto@Example.jp")  # the address as the person wrote it down
     member_kind.select_option(label="担当者")
-    page.get_by_role("button", name="追加する", exact=True).click()
-    expect(page.get_by_role("status")).to_have_text("tanto@example.jp さんを担当者として追加しました")
+    page.get_by_role("button", name="招待を送る", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("tanto@example.jp に担当者としての招待を送りました")
     expect(page.get_by_role("alert")).to_have_count(0)
-    members_table = page.get_by_role("table", name="この事業者のメンバー")
-    row = members_table.get_by_role("row").filter(has_text="tanto@example.jp")
-    expect(row.get_by_role("cell").nth(2)).to_have_text("担当者")
-    expect(row.get_by_role("button", name="削除")).to_be_visible()  # the 代表者 may remove them
+    expect(page.get_by_role("listitem").filter(has_text="tanto@example.jp（担当者")).to_be_visible()
     expect(member_email).to_have_value("")
+    assert not Membership.objects.filter(organization=org, user__email="tanto@example.jp").exists()
 
     page.get_by_role("textbox", name="支援者のメールアドレス 必須", exact=True).fill("advisor@example.jp")
     page.get_by_role("button", name="この支援者に同意する", exact=True).click()
@@ -112,14 +108,23 @@ def test_the_owner_adds_a_member_and_grants_then_revokes_an_advisors_consent(
     consent.refresh_from_db()
     assert consent.revoked_at is not None
     assert not AdvisorConsent.objects.filter(organization=org, revoked_at=None).exists()
+    # the invited person logs in, accepts on マイページ and lands on the business's page as 担当者
+    page.context.clear_cookies()
+    log_in_with_the_form(page, live_server, "tanto@example.jp")
+    invitation = page.get_by_role("listitem").filter(has_text=f"{ORG_NAME}（広島県）から担当者としての招待")
+    invitation.get_by_role("button", name="承諾する").click()
+    page.get_by_role("heading", name=ORG_NAME, exact=True, level=1).wait_for()
+    expect(page.get_by_role("status")).to_have_text(f"{ORG_NAME} の担当者になりました")
     assert set(Membership.objects.filter(organization=org).values_list("user__email", "kind")) == {
         ("owner@example.jp", Membership.Kind.OWNER),
         ("staff@example.jp", Membership.Kind.MEMBER),
         ("tanto@example.jp", Membership.Kind.MEMBER),
     }
     assert [a.action for a in AuditLog.objects.filter(action__in=[
-        "membership.add", "advisor_consent.grant", "advisor_consent.revoke"]).order_by("pk")] == [
-        "membership.add", "advisor_consent.grant", "advisor_consent.revoke"]  # fmt: skip
+        "invitation.create", "advisor_consent.grant", "advisor_consent.revoke", "invitation.accepted",
+        "membership.add"]).order_by("pk")] == [
+        "invitation.create", "advisor_consent.grant", "advisor_consent.revoke", "invitation.accepted",
+        "membership.add"]  # fmt: skip
 
 
 def test_a_member_corrects_the_facts_a_bad_corporate_number_keeps_what_was_typed(
@@ -205,8 +210,8 @@ def test_the_organization_page_and_the_form_pass_axe(
         row.get_by_role("button", name="同意を取り消す").click()
         page.get_by_role("alert").wait_for()
         check("the page asking to confirm")
-        page.get_by_role("textbox", name="メールアドレス 必須", exact=True).fill("nobody@example.jp")
-        page.get_by_role("button", name="追加する", exact=True).click()
+        page.get_by_role("textbox", name="メールアドレス 必須", exact=True).fill("nobody@")
+        page.get_by_role("button", name="招待を送る", exact=True).click()
         page.get_by_role("alert").wait_for()
         check("the page with a refusal")
         page.goto(f"{live_server.url}/organizations/{org.pk}/edit/")

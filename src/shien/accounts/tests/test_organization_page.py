@@ -7,17 +7,24 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.test import Client
 
-from shien.accounts.models import AdvisorConsent, Membership, Role, UserRole
+from shien.accounts.models import AdvisorConsent, Invitation, Membership, Role, UserRole
 from shien.applications import services
-from shien.applications.models import Application
 from shien.applications.selectors import applications_for
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
 from shien.core.models import AuditLog
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _mail(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
 FACTS = {"name": "広島精機株式会社", "prefecture": "広島県", "industry": "製造業", "employees": "30",
          "capital_yen": "10000000", "corporate_number": "", "invoice_number": ""}  # fmt: skip
 
@@ -49,11 +56,11 @@ def test_who_sees_the_page_and_whose_contact_details(client: Client, world: dict
     assert "広島精機株式会社" in page and "owner@example.jp" not in page  # an advisor: no member's email
     assert "広島商工会議所" in page and "事業者の情報を変更する" not in page
     page = login(client, user("office@example.jp", Role.SECRETARIAT)).get(url).content.decode()
-    assert "owner@example.jp" in page and "メンバーを追加" not in page
+    assert "owner@example.jp" in page and "メンバーを招待" not in page
     page = login(client, world["staff"]).get(url).content.decode()
-    assert "owner@example.jp" in page and "事業者の情報を変更する" in page and "メンバーを追加" not in page
+    assert "owner@example.jp" in page and "事業者の情報を変更する" in page and "メンバーを招待" not in page
     page = login(client, world["owner"]).get(url).content.decode()
-    assert "メンバーを追加" in page and "この支援者に同意する" in page
+    assert "メンバーを招待" in page and "この支援者に同意する" in page
     assert f'href="{url}"' in client.get("/mypage/").content.decode()  # reached from マイページ
 
 
@@ -91,25 +98,53 @@ def test_members_correct_the_facts_with_an_audit_of_each_change(
     assert org.employees == 45
 
 
-def test_the_owner_adds_and_removes_members_but_never_the_last_owner(
-    client: Client, world: dict[str, Any]
+def test_the_owner_invites_and_removes_members_but_never_the_last_owner(
+    client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
     org, owner = world["org"], world["owner"]
     newcomer = user("New.Comer@example.jp")
+    newcomer.name = "新入 太郎"
+    newcomer.save()
     login(client, owner)
-    missing = client.post(
-        f"/organizations/{org.pk}/members/", {"email": "nobody@example.jp", "kind": "member"}
+    bad = client.post(f"/organizations/{org.pk}/members/", {"email": "not-an-address", "kind": "member"})
+    assert bad.status_code == 400 and "形式" in bad.content.decode()
+    assert 'value="not-an-address"' in bad.content.decode()  # what was typed stays
+    answers = []
+    for address in ("nobody@example.jp", "new.comer@EXAMPLE.jp"):  # no account / an account
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                f"/organizations/{org.pk}/members/", {"email": address, "kind": "member"}, follow=True
+            )
+        answers.append(response.content.decode())
+    # the same answer either way, and never the account holder's name: nobody is looked up by email
+    assert "nobody@example.jp に担当者としての招待を送りました" in answers[0]
+    assert (
+        "new.comer@example.jp に担当者としての招待を送りました" in answers[1]
+        and "新入 太郎" not in answers[1]
     )
-    assert missing.status_code == 404 and "利用登録" in missing.content.decode()
-    assert 'value="nobody@example.jp"' in missing.content.decode()
+    assert not Membership.objects.filter(organization=org, user=newcomer).exists()  # not before accepting
+    assert [m.to for m in mail.outbox] == [["nobody@example.jp"], ["new.comer@example.jp"]]
+    assert "利用登録すると" in mail.outbox[0].body and "/accounts/signup/" in mail.outbox[0].body
+    again = client.post(
+        f"/organizations/{org.pk}/members/", {"email": "new.comer@example.jp", "kind": "member"}
+    )
+    assert again.status_code == 302 and Invitation.objects.filter(email="new.comer@example.jp").count() == 1
+    invitation = Invitation.objects.get(email="new.comer@example.jp")
+    assert (
+        login(client, user("stranger@example.jp"))
+        .post(f"/organizations/invitations/{invitation.pk}/answer/", {"answer": "accept"})
+        .url
+        == "/mypage/"
+    )  # someone else's invitation: nothing happens
+    assert not Membership.objects.filter(organization=org, user__email="stranger@example.jp").exists()
+    login(client, newcomer)
+    assert "広島精機株式会社（広島県）から担当者としての招待" in client.get("/mypage/").content.decode()
     for _ in range(2):  # a double click: one membership, one audit row
-        response = client.post(
-            f"/organizations/{org.pk}/members/", {"email": "new.comer@EXAMPLE.jp", "kind": "member"}
-        )
-        assert response.status_code == 302
-    assert Membership.objects.filter(organization=org, user=newcomer).count() == 1
+        response = client.post(f"/organizations/invitations/{invitation.pk}/answer/", {"answer": "accept"})
+    assert Membership.objects.filter(organization=org, user=newcomer, kind="member").count() == 1
     assert AuditLog.objects.filter(action="membership.add").count() == 1
-    assert applications_for(newcomer).model is Application  # the newcomer now acts for the business
+    assert client.get(f"/organizations/{org.pk}/").status_code == 200  # now a member
+    login(client, owner)
     own = Membership.objects.get(organization=org, user=owner)
     asked = client.post(f"/organizations/{org.pk}/members/{own.pk}/remove/")
     assert asked.status_code == 200 and "メンバーから外れますか" in asked.content.decode()
@@ -226,3 +261,85 @@ def test_registering_twice_from_one_form_registers_once(client: Client) -> None:
         == 302
     )
     assert Membership.objects.filter(user=owner).count() == 2
+
+
+def test_invitations_are_declined_cancelled_and_found_after_sign_up(
+    client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    org, owner = world["org"], world["owner"]
+    login(client, owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/organizations/{org.pk}/members/", {"email": "later@example.jp", "kind": "owner"})
+        client.post(f"/organizations/{org.pk}/members/", {"email": "cancel@example.jp", "kind": "member"})
+    page = client.get(f"/organizations/{org.pk}/").content.decode()
+    assert "later@example.jp（代表者" in page and "招待を取り消す" in page
+    cancel = Invitation.objects.get(email="cancel@example.jp")
+    login(client, world["staff"])  # only the 代表者 cancels
+    assert client.post(f"/organizations/{org.pk}/invitations/{cancel.pk}/cancel/").status_code == 403
+    login(client, owner)
+    assert client.post(f"/organizations/{org.pk}/invitations/{cancel.pk}/cancel/").status_code == 302
+    assert Invitation.objects.get(pk=cancel.pk).status == "cancelled"
+    fresh = Client()  # the invited person signs up with the address, and finds the invitation
+    fresh.post(
+        "/accounts/signup/",
+        {"name": "後藤 花子", "email": "Later@example.jp", "password": "sumire-no-hana-2024"},
+    )
+    assert "から代表者としての招待" in fresh.get("/mypage/").content.decode()
+    later = Invitation.objects.get(email="later@example.jp")
+    assert (
+        fresh.post(f"/organizations/invitations/{later.pk}/answer/", {"answer": "decline"}).url == "/mypage/"
+    )
+    assert Invitation.objects.get(pk=later.pk).status == "declined"
+    assert not Membership.objects.filter(organization=org, user__email="later@example.jp").exists()
+    assert list(AuditLog.objects.filter(action__startswith="invitation.").values_list("action", flat=True).order_by("pk")) == [
+        "invitation.create", "invitation.create", "invitation.cancelled", "invitation.declined"
+    ]  # fmt: skip
+
+
+def test_nobody_but_the_owner_learns_names_from_questions_or_lookups(
+    client: Client, world: dict[str, Any]
+) -> None:
+    org, owner, advisor = world["org"], world["owner"], world["advisor"]
+    other_advisor = user("other-advisor@example.jp", Role.ADVISOR)
+    AdvisorConsent.objects.create(organization=org, advisor=advisor, granted_by=owner)
+    theirs = AdvisorConsent.objects.create(organization=org, advisor=other_advisor, granted_by=owner)
+    member = Membership.objects.get(organization=org, user=world["staff"])
+    login(client, advisor)
+    for url in (
+        f"/organizations/{org.pk}/members/{member.pk}/remove/",
+        f"/organizations/{org.pk}/consents/{theirs.pk}/revoke/",
+    ):
+        asked = client.post(url)  # the question comes only after the permission check
+        assert asked.status_code == 403
+        assert (
+            "staff@example.jp" not in asked.content.decode() and "other-advisor" not in asked.content.decode()
+        )
+    login(client, world["staff"])  # a 担当者 cannot probe which addresses are advisors
+    probes = [
+        client.post(f"/organizations/{org.pk}/consents/", {"email": e})
+        for e in ("advisor@example.jp", "x@example.jp")
+    ]
+    assert [p.status_code for p in probes] == [403, 403]
+    assert probes[0].content.decode().count("支援者への同意は事業者の代表者が行います") == 1
+
+
+def test_an_advisor_is_told_of_a_consent_and_may_end_it(client: Client, world: dict[str, Any]) -> None:
+    from shien.core.models import Notification
+
+    org, advisor = world["org"], world["advisor"]
+    login(client, world["owner"]).post(f"/organizations/{org.pk}/consents/", {"email": "advisor@example.jp"})
+    note = Notification.objects.get(user=advisor, kind="advisor_consent")
+    assert note.url == f"/organizations/{org.pk}/" and "広島精機株式会社" in note.title
+    consent = AdvisorConsent.objects.get(organization=org, advisor=advisor)
+    login(client, advisor)
+    page = client.get(f"/organizations/{org.pk}/").content.decode()
+    assert "代理をやめる" in page
+    asked = client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/")
+    assert asked.status_code == 200 and "代理をやめますか" in asked.content.decode()
+    assert (
+        client.post(f"/organizations/{org.pk}/consents/{consent.pk}/revoke/", {"confirm": "1"}).url
+        == "/mypage/"
+    )
+    assert AdvisorConsent.objects.get(pk=consent.pk).revoked_at is not None
+    assert AuditLog.objects.get(action="advisor_consent.revoke").data == {"by_advisor": True}
+    assert client.get(f"/organizations/{org.pk}/").status_code == 404

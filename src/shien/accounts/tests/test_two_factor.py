@@ -40,8 +40,14 @@ def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: C
     assert password_step(client, "taro@example.jp") == "/mypage/"  # no 2FA yet: one step
     page = client.get("/accounts/security/").content.decode()
     assert "未設定" in page and "2段階認証を設定する" in page
+    wrong = client.post("/accounts/security/totp/setup/", {"password": "guess"})  # a stolen session
+    assert wrong.status_code == 400 and "パスワードが正しくありません" in wrong.content.decode()
+    assert not TOTPDevice.objects.filter(user=u).exists()
+    u.refresh_from_db()
+    assert u.failed_logins == 1  # counted like a login: a stolen session cannot guess on and on
     for _ in range(2):  # a double click makes one device
-        assert client.post("/accounts/security/totp/setup/").url == "/accounts/security/totp/"
+        response = client.post("/accounts/security/totp/setup/", {"password": PASSWORD})
+        assert response.url == "/accounts/security/totp/"
     device = TOTPDevice.objects.get(user=u)
     assert not device.confirmed
     page = client.get("/accounts/security/totp/").content.decode()
@@ -166,7 +172,7 @@ def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, cl
     other = Client()
     password_step(other, "sessions@example.jp")  # another browser (or a stolen session)
     assert other.get("/mypage/").status_code == 200
-    client.post("/accounts/security/totp/setup/")
+    client.post("/accounts/security/totp/setup/", {"password": PASSWORD})
     device = TOTPDevice.objects.get(user=u)
     assert other.get("/mypage/").status_code == 200  # a pending device changes nothing yet
     assert client.post("/accounts/security/totp/", {"code": clock.code(device)}).status_code == 302
@@ -220,3 +226,27 @@ def test_staff_are_prompted_to_enable_two_factor(client: Client, clock: Clock) -
     other = Client()
     password_step(other, "owner@example.jp")
     assert "お勧めします" not in other.get("/mypage/").content.decode()
+
+
+def test_setting_up_asks_who_is_there_and_the_owner_is_told_by_email(client: Client, clock: Clock) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shien.core.models import Notification
+
+    u = User.objects.create_user("oidc-only@example.jp", None)  # signed in through GビズID: no password
+    assert not u.has_usable_password()
+    User.objects.filter(pk=u.pk).update(last_login=timezone.now() - timedelta(minutes=30))
+    client.force_login(u)
+    User.objects.filter(pk=u.pk).update(last_login=timezone.now() - timedelta(minutes=30))
+    stale = client.post("/accounts/security/totp/setup/")
+    assert stale.status_code == 400 and "もう一度ログインしてから" in stale.content.decode()
+    User.objects.filter(pk=u.pk).update(last_login=timezone.now())
+    assert client.post("/accounts/security/totp/setup/").url == "/accounts/security/totp/"
+    device = TOTPDevice.objects.get(user=u)
+    assert client.post("/accounts/security/totp/", {"code": clock.code(device)}).status_code == 302
+    note = Notification.objects.get(user=u, kind="security.two_factor")
+    assert (
+        note.title == "2段階認証を有効にしました" and note.email_wanted and "心当たりがない場合" in note.body
+    )

@@ -35,6 +35,7 @@ def people() -> dict[str, Any]:
     app = make_app("monozukuri", owner, plan={"followup": {"baseline": PLAN_BASE}})  # year 1 due 2025-06-30
     advisor = user("advisor@example.jp", Role.ADVISOR)
     advisor_consent_grant(actor=owner, organization=app.organization, advisor=advisor)
+    Notification.objects.filter(kind="advisor_consent").delete()  # the advisor was told; not what is tested
     return {"owner": owner, "advisor": advisor, "office": user("office@example.jp", Role.SECRETARIAT),
             "stranger": user("x@example.jp"), "app": app}  # fmt: skip
 

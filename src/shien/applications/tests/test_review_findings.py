@@ -273,6 +273,7 @@ def test_an_advisor_whose_consent_is_revoked_loses_the_business_at_once(client: 
     advisor = user("advisor@example.jp", Role.ADVISOR)
     org = organization(owner)
     consent = advisor_consent_grant(actor=owner, organization=org, advisor=advisor)
+    Notification.objects.filter(kind="advisor_consent").delete()  # the advisor was told; not what is tested
     app = services.application_create(actor=advisor, organization=org, program="monozukuri",
                                       frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip
     client.force_login(advisor)
