@@ -191,6 +191,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from shien.rules.engine import now
 
         add_practice_rounds(now())
+    # links in emails point at this server unless the deployment says otherwise (SITE_URL)
+    os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{args.port}")
     _django()
     from django.core.management import call_command
 

@@ -12,12 +12,17 @@ from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 
 class SignupForm(forms.Form):
-    name = forms.CharField(label="氏名", max_length=100)
+    name = forms.CharField(
+        label="氏名", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
     email = forms.EmailField(
-        label="メールアドレス", error_messages={"invalid": "メールアドレスの形式で入力してください"}
+        label="メールアドレス",
+        error_messages={"invalid": "メールアドレスの形式で入力してください"},
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     password = forms.CharField(
-        label="パスワード（10文字以上）", widget=forms.PasswordInput(render_value=False)
+        label="パスワード（10文字以上）",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
     def clean_email(self) -> str:
@@ -38,6 +43,33 @@ class SignupForm(forms.Form):
         return data
 
 
+MAX_EMPLOYEES = 1_000_000
+MAX_CAPITAL_YEN = 10**15  # 1,000兆円: any real company; beyond it the database column would overflow
+
+
+class YenField(forms.CharField):
+    """An amount as people write it (1,500,000 / 150万 / １５０万円), up to `max_yen`."""
+
+    def __init__(self, *, max_yen: int, **kwargs: Any) -> None:
+        self.max_yen = max_yen
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"maxlength": "40", "inputmode": "text"})
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        from shien.navigator.services import _number
+
+        text = super().to_python(value)
+        if len(text) > 40:
+            raise forms.ValidationError("金額は40文字以内で入力してください")
+        try:
+            amount = _number(text)
+        except ValueError:
+            raise forms.ValidationError("1,500,000 や 150万 のように、円の金額を入力してください") from None
+        if amount is not None and amount > self.max_yen:
+            raise forms.ValidationError(f"{self.max_yen:,}円以下で入力してください")
+        return amount
+
+
 class OrganizationForm(forms.Form):
     name = forms.CharField(label="事業者名", max_length=200)
     prefecture = forms.ChoiceField(
@@ -46,8 +78,16 @@ class OrganizationForm(forms.Form):
     industry = forms.ChoiceField(
         label="業種", choices=[("", "選んでください"), *[(i, i) for i in INDUSTRIES]]
     )
-    employees = forms.IntegerField(label="常時使用する従業員数", min_value=0)
-    capital_yen = forms.IntegerField(label="資本金（円）", min_value=0, required=False)
+    employees = forms.IntegerField(
+        label="常時使用する従業員数",
+        min_value=0,
+        max_value=MAX_EMPLOYEES,
+        error_messages={
+            "max_value": f"{MAX_EMPLOYEES:,}人以下で入力してください",
+            "invalid": "人数を数字で入力してください",
+        },
+    )
+    capital_yen = YenField(label="資本金（円）", max_yen=MAX_CAPITAL_YEN, required=False)
     corporate_number = forms.CharField(
         label="法人番号（13桁、個人事業主は空欄）", max_length=20, required=False
     )

@@ -225,3 +225,31 @@ def consents_of(organization: Organization) -> list[AdvisorConsent]:
         .select_related("advisor", "granted_by")
         .order_by(F("revoked_at").desc(nulls_first=True), "-granted_at")
     )
+
+
+@transaction.atomic
+def member_set_kind(*, actor: User, membership: Membership, kind: str) -> Membership:
+    """The 代表者 makes a member 代表者 or 担当者; the last 代表者 stays 代表者."""
+    org = Organization.objects.select_for_update().get(pk=membership.organization_id)
+    _require_owner(actor, org, "役割の変更")
+    if kind not in Membership.Kind.values:
+        raise DomainError("invalid_input", "役割（代表者・担当者）を選んでください")
+    current = Membership.objects.filter(pk=membership.pk).first()
+    if current is None:
+        raise DomainError("not_found", "このメンバーはすでに削除されています")
+    if current.kind == kind:
+        return current
+    if current.kind == Membership.Kind.OWNER and sole_owner(current):
+        raise DomainError(
+            "last_owner", "代表者が1人だけのため担当者にできません。先に別の人を代表者にしてください"
+        )
+    before, current.kind = current.kind, kind
+    current.save(update_fields=["kind"])
+    audit_record(actor=actor, action="membership.kind", obj=current, data={"from": before, "to": kind})
+    return current
+
+
+def sole_owner(membership: Membership) -> bool:
+    """This membership is the organization's only 代表者."""
+    owners = Membership.objects.filter(organization_id=membership.organization_id, kind=Membership.Kind.OWNER)
+    return membership.kind == Membership.Kind.OWNER and not owners.exclude(pk=membership.pk).exists()

@@ -13,6 +13,7 @@ urlpatterns: list[URLPattern] = [
     ),
     path("invitations/<int:invitation_pk>/answer/", views.invitation_answer, name="invitation-answer"),
     path("<int:pk>/members/<int:membership_pk>/remove/", views.member_remove, name="member-remove"),
+    path("<int:pk>/members/<int:membership_pk>/kind/", views.member_kind, name="member-kind"),
     path("<int:pk>/consents/", views.consent_grant, name="consent-grant"),
     path("<int:pk>/consents/<int:consent_pk>/revoke/", views.consent_revoke, name="consent-revoke"),
 ]

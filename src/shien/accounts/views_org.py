@@ -47,15 +47,19 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
             "user_id", "affiliation"
         )
     )
+    memberships = list(
+        Membership.objects.filter(organization=org).select_related("user").order_by("kind", "user__email")
+    )
     return {
         "org": org,
         "membership": mine,
         "is_owner": mine is not None and mine.kind == Membership.Kind.OWNER,
         "acting_advisor": mine is None and not staff,
         "may_see_contacts": mine is not None or staff,
-        "memberships": list(
-            Membership.objects.filter(organization=org).select_related("user").order_by("kind", "user__email")
-        ),
+        "memberships": memberships,
+        "sole_owner_id": next((m.pk for m in memberships if m.kind == Membership.Kind.OWNER), None)
+        if sum(m.kind == Membership.Kind.OWNER for m in memberships) == 1
+        else None,
         "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
         "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
         "member_kinds": Membership.Kind.choices,
@@ -130,6 +134,24 @@ def member_invite(request: HttpRequest, pk: int) -> HttpResponse:
     messages.success(request, f"{invitation.email} に{invitation.get_kind_display()}としての招待を送りました。"
                      "相手がマイページで承諾するとメンバーになります" if created
                      else f"{invitation.email} への招待は回答待ちです")  # fmt: skip
+    return redirect("organization-detail", org.pk)
+
+
+@login_required
+@require_POST
+def member_kind(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
+    org = _organization(request, pk)
+    membership = Membership.objects.filter(pk=membership_pk, organization=org).select_related("user").first()
+    if membership is None:
+        raise Http404("メンバーが見つかりません")
+    try:
+        changed = members.member_set_kind(
+            actor=request_user(request), membership=membership, kind=request.POST.get("kind", "")
+        )
+    except DomainError as exc:
+        return _refused(request, org, exc)
+    who = membership.user.name or membership.user.email
+    messages.success(request, f"{who} さんの役割を{changed.get_kind_display()}にしました")
     return redirect("organization-detail", org.pk)
 
 

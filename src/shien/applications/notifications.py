@@ -62,6 +62,22 @@ def application_transitioned(
         )
 
 
+def form4_issued(application: Application, audit_id: int) -> None:
+    """The members hear that the 事業支援計画書 (様式4) was issued and the application can be submitted."""
+    url = reverse("application-detail", args=[application.pk])
+    for user in recipients(application):
+        if not application.organization.memberships.filter(user=user).exists():
+            continue  # the advisor issued it: the business is told
+        notify(
+            user=user,
+            kind="application.form4",
+            title=f"{application}: 様式4（事業支援計画書）が交付されました",
+            body="商工会・商工会議所から様式4が交付されました。申請の内容を確かめて、締切までに申請してください。",
+            url=url,
+            key=f"audit:{audit_id}",
+        )
+
+
 def receipt_lines(application: Application, attachments: list[dict[str, Any]]) -> list[str]:
     lines = [f"受付番号: {application.receipt_number}"]
     if application.submitted_at:

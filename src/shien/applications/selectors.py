@@ -12,12 +12,16 @@ from shien.rules.errors import DomainError
 def applications_for(user: User) -> QuerySet[Application]:
     """Applicants see their organizations' applications (advisors: with consent in force);
     reviewers those assigned to them and not declared in conflict; the secretariat and the bureau
-    see all; everyone else sees none."""
+    see every submitted one (not drafts never submitted); everyone else sees none."""
     if not user.is_authenticated:
         return Application.objects.none()
     roles = user.role_names()
-    if Role.SECRETARIAT in roles or Role.BUREAU in roles:
-        return Application.objects.all()
+    if Role.SECRETARIAT in roles or Role.BUREAU in roles:  # what was submitted: a draft is the business's own
+        return Application.objects.filter(submitted_at__isnull=False) | _own_and_assigned(user, roles)
+    return _own_and_assigned(user, roles)
+
+
+def _own_and_assigned(user: User, roles: frozenset[str]) -> QuerySet[Application]:
     # subqueries, not joins: no row repeats, so no DISTINCT over the whole application row
     own = Q(organization_id__in=Membership.objects.filter(user=user).values("organization_id")) | Q(
         organization_id__in=AdvisorConsent.objects.filter(advisor=user, revoked_at__isnull=True).values(

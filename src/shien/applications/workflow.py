@@ -77,7 +77,14 @@ ADOPTION_IS_GRANT = {"shoryokuka"}
 def may(user: User, action: Action, application: Application) -> bool:
     if APPLICANT in action.roles and can_act_for(user, application.organization):
         return True
-    return any(user.has_role(role) for role in action.roles if role != APPLICANT)
+    if not any(user.has_role(role) for role in action.roles if role != APPLICANT):
+        return False
+    return not related(user, application)  # nobody decides on their own business
+
+
+def related(user: User, application: Application) -> bool:
+    """A member of the applicant, or its advisor with consent: never its secretariat or reviewer."""
+    return can_act_for(user, application.organization)
 
 
 def transition(
@@ -99,6 +106,12 @@ def transition(
             .get(pk=application.pk)
         )
         if not may(actor, action, locked):
+            staff = any(actor.has_role(role) for role in action.roles if role != APPLICANT)
+            if staff and related(actor, locked):
+                raise DomainError(
+                    "forbidden",
+                    f"関係する事業者（メンバー・代理）の申請は「{action.label}」できません。ほかの事務局員が行います",
+                )
             raise DomainError("forbidden", f"この申請を「{action.label}」する権限がありません")
         if locked.state not in action.sources:
             raise DomainError(

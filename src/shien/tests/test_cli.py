@@ -155,3 +155,21 @@ def test_programs_lists_every_program_frame_and_round() -> None:
 def test_console_script_is_installed() -> None:
     result = subprocess.run(["shien", "--help"], capture_output=True, text=True, check=False)  # noqa: S607
     assert result.returncode == 0 and "estimate" in result.stdout
+
+
+def test_serve_links_emails_to_its_own_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    import django.core.management
+
+    import shien.web.server
+
+    started: dict[str, Any] = {}
+    monkeypatch.delenv("SITE_URL", raising=False)
+    monkeypatch.setattr(django.core.management, "call_command", lambda *a, **k: None)
+    monkeypatch.setattr(shien.web.server, "serve", lambda **kw: started.update(kw))
+    assert main(["serve", "--port", "8100"]) == 0
+    import os
+
+    assert started["port"] == 8100 and os.environ["SITE_URL"] == "http://127.0.0.1:8100"
+    monkeypatch.setenv("SITE_URL", "https://shien.example.jp")
+    main(["serve", "--port", "8101"])
+    assert os.environ["SITE_URL"] == "https://shien.example.jp"  # the deployment's own address stays

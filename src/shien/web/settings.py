@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "shien.core.middleware.VaryOnHtmxMiddleware",  # fragment and page at one URL: caches keep both apart
+    "shien.core.middleware.MethodNotAllowedPageMiddleware",  # a POST-only address opened: a page, not a blank
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -66,6 +67,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "shien.web.urls"
+CSRF_FAILURE_VIEW = "shien.core.middleware.csrf_failure"
 WSGI_APPLICATION = "shien.web.wsgi.application"
 
 TEMPLATES = [

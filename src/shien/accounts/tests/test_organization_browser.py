@@ -149,6 +149,10 @@ def test_a_member_corrects_the_facts_a_bad_corporate_number_keeps_what_was_typed
     number.fill("1234567890123")  # 13 digits, but a wrong check digit
     page.get_by_role("button", name="保存する", exact=True).click()
     # the refusal is shown at the 法人番号 field, which is marked invalid and described by it
+    summary = page.locator(".error-summary")  # listed above the form and focused: in view on a phone
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name="法人番号", exact=False).click()
+    expect(number).to_be_focused()
     expect(number).to_have_attribute("aria-invalid", "true")
     expect(number).to_have_accessible_description(
         "法人番号のチェックディジット（先頭の1桁）が正しくありません"
@@ -166,7 +170,7 @@ def test_a_member_corrects_the_facts_a_bad_corporate_number_keeps_what_was_typed
     number.fill("5835678256246")
     page.get_by_role("button", name="保存する", exact=True).click()
     page.get_by_role("heading", name=ORG_NAME, exact=True, level=1).wait_for()
-    assert page.url == f"{live_server.url}/organizations/{org.pk}/"
+    assert page.url.split("#")[0] == f"{live_server.url}/organizations/{org.pk}/"
     expect(page.get_by_role("status")).to_have_text("事業者の情報を保存しました")
     facts = page.locator("dl.facts")
     expect(facts.locator("dt:has-text('常時使用する従業員数') + dd")).to_have_text("45人")

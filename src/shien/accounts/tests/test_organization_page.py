@@ -70,10 +70,26 @@ def test_members_correct_the_facts_with_an_audit_of_each_change(
     org = world["org"]
     login(client, world["staff"])
     response = client.post(
-        f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "capital_yen": "3000万"}
+        f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "capital_yen": "たくさん"}
     )
-    assert response.status_code == 400 and "整数" in response.content.decode()  # typed values kept
-    assert 'value="3000万"' in response.content.decode()
+    assert response.status_code == 400 and "150万 のように" in response.content.decode()  # typed values kept
+    assert 'value="たくさん"' in response.content.decode()
+    huge = client.post(  # far beyond any business: a Japanese message, not a database overflow (500)
+        f"/organizations/{org.pk}/edit/",
+        FACTS | {"employees": "99999999999999999999999", "capital_yen": "10000000000000000000"},
+    )
+    assert huge.status_code == 400
+    assert (
+        "1,000,000人以下" in huge.content.decode() and "1,000,000,000,000,000円以下" in huge.content.decode()
+    )
+    new = Client()
+    new.force_login(world["owner"])
+    registered = new.post("/organizations/new/", FACTS | {"name": "二号店", "capital_yen": "３０００万円"})
+    assert registered.status_code == 302  # written as people write it
+    assert (
+        Membership.objects.get(user=world["owner"], organization__name="二号店").organization.capital_yen
+        == 30_000_000
+    )
     response = client.post(
         f"/organizations/{org.pk}/edit/", FACTS | {"employees": "45", "corporate_number": "5835678256246"}
     )
@@ -343,3 +359,29 @@ def test_an_advisor_is_told_of_a_consent_and_may_end_it(client: Client, world: d
     assert AdvisorConsent.objects.get(pk=consent.pk).revoked_at is not None
     assert AuditLog.objects.get(action="advisor_consent.revoke").data == {"by_advisor": True}
     assert client.get(f"/organizations/{org.pk}/").status_code == 404
+
+
+def test_the_owner_changes_roles_but_the_last_owner_stays(client: Client, world: dict[str, Any]) -> None:
+    org, owner = world["org"], world["owner"]
+    mine = Membership.objects.get(organization=org, user=owner)
+    theirs = Membership.objects.get(organization=org, user=world["staff"])
+    login(client, owner)
+    page = client.get(f"/organizations/{org.pk}/").content.decode()
+    assert "ただ1人の代表者" in page and "メンバーから外れる" not in page  # not offered, then refused
+    refused = client.post(f"/organizations/{org.pk}/members/{mine.pk}/kind/", {"kind": "member"})
+    assert refused.status_code == 409 and "代表者が1人だけ" in refused.content.decode()
+    assert (
+        client.post(f"/organizations/{org.pk}/members/{theirs.pk}/kind/", {"kind": "owner"}).status_code
+        == 302
+    )
+    assert Membership.objects.get(pk=theirs.pk).kind == "owner"
+    assert "メンバーから外れる" in client.get(f"/organizations/{org.pk}/").content.decode()
+    assert (
+        client.post(f"/organizations/{org.pk}/members/{mine.pk}/kind/", {"kind": "member"}).status_code == 302
+    )
+    assert AuditLog.objects.filter(action="membership.kind").count() == 2
+    login(client, owner)  # now a 担当者: changes nobody's role
+    assert (
+        client.post(f"/organizations/{org.pk}/members/{theirs.pk}/kind/", {"kind": "member"}).status_code
+        == 403
+    )

@@ -10,6 +10,7 @@ from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
 from shien.applications import services
 from shien.applications.tests.factories import organization, user
+from shien.core.models import Notification
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
 
@@ -37,6 +38,10 @@ def test_submission_needs_form4_from_a_consented_advisor_by_its_deadline() -> No
     with pytest.raises(DomainError, match="受付締切"):
         services.form4_issue(actor=advisor, application=app, at=FORM4_DEADLINE.replace(second=1))
     services.form4_issue(actor=advisor, application=app, at=FORM4_DEADLINE, comment="販路開拓計画を確認")
+    services.form4_issue(actor=advisor, application=app, at=FORM4_DEADLINE)  # a double click: one notice
+    told = Notification.objects.filter(kind="application.form4")
+    assert [n.user.email for n in told] == ["o@example.jp"]  # the business, not the advisor who issued it
+    assert "様式4（事業支援計画書）が交付されました" in told.get().title and told.get().email_wanted
     submitted = services.application_submit(
         actor=owner, application=app, at=datetime(2024, 3, 14, 17, 0, tzinfo=JST)
     )

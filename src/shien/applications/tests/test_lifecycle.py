@@ -190,10 +190,12 @@ def test_who_sees_which_application(frozen: None) -> None:
     advisor, bureau = user("a@example.jp", Role.ADVISOR), user("b@example.jp", Role.BUREAU)
     reviewer = user("r@example.jp", Role.REVIEWER)
     app = draft(owner)
-    assert list(applications_for(owner)) == [app] and list(applications_for(bureau)) == [app]
+    assert list(applications_for(owner)) == [app] and list(applications_for(bureau)) == []  # a draft: theirs
     assert not applications_for(stranger).exists() and not applications_for(reviewer).exists()
     assert not applications_for(advisor).exists()
     advisor_consent_grant(actor=owner, organization=app.organization, advisor=advisor)
     assert application_get(advisor, app.pk) == app
     with pytest.raises(DomainError, match="見つかりません"):
         application_get(stranger, app.pk)
+    app = services.application_submit(actor=owner, application=app, at=DEADLINE)
+    assert list(applications_for(bureau)) == [app]  # submitted: the bureau reads it

@@ -55,3 +55,12 @@ document.addEventListener("htmx:historyRestore", function () {
   window.addEventListener("resize", later);
   document.addEventListener("htmx:afterSettle", later);
 })();
+
+// a refused form: focus its error summary, so the list of what to fix is read out and in view (phones)
+(function () {
+  function focusSummary() {
+    var summary = document.querySelector("[data-autofocus]");
+    if (summary) { summary.focus(); }
+  }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", focusSummary); } else { focusSummary(); }
+})();
