@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for
+from shien.applications import workflow
 from shien.applications.models import Application, ChangeRequest, State
 from shien.core.notifications import notify
 from shien.core.services import audit_record
@@ -165,6 +166,11 @@ def change_decide(*, actor: User, change: ChangeRequest, approve: bool, note: st
             .select_related("organization")
             .get(pk=change.application_id)
         )
+        if workflow.related(actor, application):  # nobody decides on a business they belong to
+            raise DomainError(
+                "forbidden",
+                "関係する事業者（メンバー・代理）の計画変更は承認・不承認できません。ほかの事務局員が行います",
+            )
         locked = ChangeRequest.objects.select_for_update().get(pk=change.pk)
         if locked.status == target:
             return locked

@@ -514,6 +514,32 @@ def check_fiscal_year(application: Application, year: int, fy_end: date) -> None
         raise DomainError("invalid_input", message, [{"field": "fiscal_year_end", "message": message}])
 
 
+def check_baseline_year(application: Application, fy_end: date) -> None:
+    """The 基準年度 is the last fiscal year closed before the project. Year 1 is the first fiscal year
+    ending on or after the payment (`fiscal_year_end`), so the 基準年度 must end before the payment date;
+    before the payment, it must have closed (end before today). Registered once and then locked, a later
+    date would make the growth checks compare a year with itself or with a later one."""
+    paid_on = application.paid_on
+    if paid_on is not None:
+        if fy_end < paid_on:
+            return
+        first = fiscal_year_end(paid_on, 1, fy_end.month, fy_end.day)
+        message = (
+            f"基準年度の事業年度末は、支払日（{wareki_date(paid_on)}）より前の日付を入力してください。"
+            f"支払日以後に終わる事業年度は、1年目（{wareki_date(first)} に終わる事業年度）以降の報告で報告します。"
+            "基準年度は、補助事業を始める前の直近の決算です"
+        )
+    else:
+        today = now().astimezone(JST).date()
+        if fy_end < today:
+            return
+        message = (
+            "基準年度の事業年度末は、決算の済んだ事業年度の末日（本日より前の日付）を入力してください。"
+            "基準年度は、補助事業を始める前の直近の決算です"
+        )
+    raise DomainError("invalid_input", message, [{"field": "fiscal_year_end", "message": message}])
+
+
 def _authorize(actor: User, application: Application) -> Spec:
     spec = program_spec(application)
     if spec is None:
@@ -534,6 +560,7 @@ def baseline_submit(*, actor: User, application: Application, figures: Figures) 
     missing = _missing(spec, figures)
     if missing:
         raise DomainError("invalid_input", "入力されていない項目があります", missing)
+    check_baseline_year(application, figures.fiscal_year_end)
     report = _save(
         application, actor, BASELINE_YEAR, figures, [], 0, "基準年度の数値はすでに登録されています"
     )

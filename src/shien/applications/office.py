@@ -13,6 +13,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from fractions import Fraction
 from math import floor
 from typing import IO, Any
@@ -21,9 +22,9 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import QueryDict
 
-from shien.accounts.models import Role, User
-from shien.applications import review
-from shien.applications.models import Application, ReviewAssignment, RoundBudget, State
+from shien.accounts.models import AdvisorConsent, Membership, Role, User
+from shien.applications import review, workflow
+from shien.applications.models import Application, ChangeRequest, ReviewAssignment, RoundBudget, State
 from shien.applications.selectors import applications_for
 from shien.core.models import AuditLog
 from shien.core.services import audit_record
@@ -209,10 +210,17 @@ EXPORT_FIELDS = ("receipt_number", "organization__name", "organization__corporat
                  "round_id", "state", "submitted_at", "estimate_yen", "granted_yen", "confirmed_yen", "paid_on")  # fmt: skip
 
 
+def export_time(at: datetime | None) -> str:
+    """申請日時 in the exports: ISO 8601 in JST to the second (2026-11-24T11:13:37+09:00)."""
+    return at.astimezone(JST).replace(microsecond=0).isoformat() if at else ""
+
+
 def export_rows(user: User, filters: Filters) -> Iterator[list[Any]]:
-    """One row per application of the filter (yen as integers, times in JST), read in chunks."""
+    """One row per application of the filter (yen as integers, names from the rules registry, times
+    as ISO 8601 in JST), read in chunks; the names are looked up once per program, frame and round."""
     labels = dict(State.choices)
     names: dict[tuple[str, str], tuple[str, str]] = {}
+    rounds: dict[tuple[str, str], str] = {}
     rows = search(user, filters).values_list(*EXPORT_FIELDS)
     for (
         number,
@@ -231,9 +239,10 @@ def export_rows(user: User, filters: Filters) -> Iterator[list[Any]]:
         key = (program, frame)
         if key not in names:
             names[key] = (program_name(program), frame_name(program, frame))
-        local = at.astimezone(JST) if at else None
-        yield [number, org, corporate, names[key][0], names[key][1], round_id, labels.get(state, state),
-               local.replace(tzinfo=None) if local else None, wareki_datetime(at) if at else "",
+        if (program, round_id) not in rounds:
+            rounds[(program, round_id)] = round_name(program, round_id)
+        yield [number, org, corporate, names[key][0], names[key][1], rounds[(program, round_id)],
+               labels.get(state, state), export_time(at), wareki_datetime(at) if at else "",
                est, granted, confirmed, paid]  # fmt: skip
 
 
@@ -256,8 +265,6 @@ def export_csv(user: User, filters: Filters) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(EXPORT_HEADER)
     for row in export_rows(user, filters):
-        at = row[7]
-        row[7] = at.isoformat(sep=" ") if at else ""
         row[12] = row[12].isoformat() if row[12] else ""
         yield writer.writerow([_csv_safe(value) for value in row])
 
@@ -270,7 +277,7 @@ def export_xlsx(user: User, filters: Filters) -> IO[bytes]:
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("申請一覧")
-    widths = (24, 30, 16, 20, 30, 8, 14, 20, 34, 16, 16, 16, 12)
+    widths = (24, 30, 16, 20, 30, 30, 14, 26, 34, 16, 16, 16, 12)
     for index, width in enumerate(widths):
         sheet.column_dimensions[chr(ord("A") + index)].width = width
     sheet.freeze_panes = "A2"
@@ -318,6 +325,7 @@ class Ranked:
     average: Fraction
     reviews: int
     adopt: bool = False  # within the budget in the adoption preview
+    related: int = 0  # scores left out: their reviewer is now related to the applicant
 
     @property
     def average_text(self) -> str:
@@ -383,19 +391,31 @@ class RoundFigures:
 
 
 def ranked(program: str, round_id: str) -> list[Ranked]:
-    """`review.ranking` (the order adoption follows) with each application's valid reviews."""
+    """`review.ranking` (the order adoption follows) with each application's valid reviews, and how
+    many scores were left out because their reviewer is now related to the applicant."""
     rows = list(review.ranking(program, round_id).select_related("organization"))
+    ids = [a.pk for a in rows]
     valid = {
         pk: (n, total)
-        for pk, n, total in ReviewAssignment.objects.filter(
-            application__in=[a.pk for a in rows], conflict=False, total__isnull=False
-        )
+        for pk, n, total in review.valid_reviews()
+        .filter(application__in=ids)
         .order_by()
         .values_list("application_id")
         .annotate(n=Count("pk"), s=Sum("total"))
         .values_list("application_id", "n", "s")
     }
-    return [Ranked(a, Fraction(valid[a.pk][1], valid[a.pk][0]), valid[a.pk][0]) for a in rows]
+    left_out = dict(
+        ReviewAssignment.objects.filter(application__in=ids, conflict=False, total__isnull=False)
+        .filter(review.related_reviews())
+        .order_by()
+        .values_list("application_id")
+        .annotate(n=Count("pk"))
+        .values_list("application_id", "n")
+    )
+    return [
+        Ranked(a, Fraction(valid[a.pk][1], valid[a.pk][0]), valid[a.pk][0], related=left_out.get(a.pk, 0))
+        for a in rows
+    ]
 
 
 def mark_within(rows: list[Ranked], budget_yen: int) -> list[Ranked]:
@@ -409,13 +429,18 @@ def mark_within(rows: list[Ranked], budget_yen: int) -> list[Ranked]:
     return rows
 
 
-def round_figures(program: str, round_id: str) -> RoundFigures:
-    apps = Application.objects.filter(program=program, round_id=round_id, submitted_at__isnull=False)
-    counted = dict(apps.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
-    sums = apps.aggregate(
+def _committed(apps: QuerySet[Application]) -> dict[str, int | None]:
+    """What a round has committed: 交付決定額 once granted, the estimate while adopted but not granted."""
+    return apps.aggregate(
         granted=Sum("granted_yen", filter=Q(state__in=GRANTED_STATES)),
         pending=Sum("estimate_yen", filter=Q(state__in=PENDING_GRANT_STATES)),
     )
+
+
+def round_figures(program: str, round_id: str) -> RoundFigures:
+    apps = Application.objects.filter(program=program, round_id=round_id, submitted_at__isnull=False)
+    counted = dict(apps.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    sums = _committed(apps)
     figures = RoundFigures(
         program=program,
         round_id=round_id,
@@ -533,6 +558,104 @@ def adopt_confirmed(*, actor: User, program: str, round_id: str, confirmed: list
     return Adoption(adopted)
 
 
+@dataclass(frozen=True)
+class Overrun:
+    """Adopting one application would take the round past its budget."""
+
+    remaining_yen: int  # the budget less what is committed, before this adoption (may be negative)
+    amount_yen: int  # the application's 補助金額（試算）
+
+    @property
+    def over_yen(self) -> int:
+        return self.amount_yen - self.remaining_yen
+
+    @property
+    def message(self) -> str:
+        if self.remaining_yen < 0:
+            return (f"予算はすでに {yen(-self.remaining_yen)}超過しています。この申請（補助金額（試算）"
+                    f"{yen(self.amount_yen)}）を採択すると、超過は {yen(self.over_yen)}になります。"
+                    "それでも採択しますか？")  # fmt: skip
+        return (f"この申請の補助金額（試算）{yen(self.amount_yen)}を採択すると、予算残額 "
+                f"{yen(self.remaining_yen)}を {yen(self.over_yen)}超えます。それでも採択しますか？")  # fmt: skip
+
+
+class OverBudget(DomainError):
+    """The adoption needs the secretariat's confirmation of this overrun (nothing was changed)."""
+
+    def __init__(self, overrun: Overrun, *, changed: bool = False) -> None:
+        message = overrun.message
+        if changed:
+            message = "確認した後に予算残額が変わりました。" + message
+        super().__init__("over_budget", message)
+        self.overrun = overrun
+
+
+def remaining_for(application: Application) -> int | None:
+    """The round's budget less what it has committed (None: no budget set)."""
+    budget = RoundBudget.objects.filter(program=application.program, round_id=application.round_id).first()
+    if budget is None:
+        return None
+    apps = Application.objects.filter(
+        program=application.program, round_id=application.round_id, submitted_at__isnull=False
+    )
+    sums = _committed(apps)
+    return budget.budget_yen - (sums["granted"] or 0) - (sums["pending"] or 0)
+
+
+def adopt_application(
+    *, actor: User, application: Application, accept_over_yen: int | None = None
+) -> Application:
+    """「採択する」 on one application. Within the round's remaining budget (or with no budget set) it
+    is adopted at once; past it, only when the secretariat confirmed exactly this overrun
+    (`accept_over_yen`), else `OverBudget` asks. The budget row is locked as in `adopt_confirmed`,
+    so adoptions of a round, one by one or within the budget, run one after the other; the overrun
+    accepted is recorded in the adoption's audit data."""
+    with transaction.atomic():
+        budget = (
+            RoundBudget.objects.select_for_update()
+            .filter(program=application.program, round_id=application.round_id)
+            .first()
+        )
+        data: dict[str, Any] = {}
+        current = Application.objects.select_related("organization").get(pk=application.pk)
+        adoptable = current.state == State.UNDER_REVIEW and workflow.may(
+            actor, workflow.ACTIONS["adopt"], current
+        )
+        if budget is not None and adoptable:  # otherwise the transition says why not
+            sums = _committed(
+                Application.objects.filter(
+                    program=current.program, round_id=current.round_id, submitted_at__isnull=False
+                )
+            )
+            remaining = budget.budget_yen - (sums["granted"] or 0) - (sums["pending"] or 0)
+            amount = current.estimate_yen or 0
+            if amount > remaining:
+                overrun = Overrun(remaining, amount)
+                if accept_over_yen != overrun.over_yen:
+                    raise OverBudget(overrun, changed=accept_over_yen is not None)
+                data = {"budget_yen": budget.budget_yen, "remaining_yen": remaining,
+                        "over_budget_yen": overrun.over_yen}  # fmt: skip
+        return workflow.transition(
+            actor=actor, application=current, action_name="adopt", apply=lambda locked: data
+        )
+
+
+# -- the back office's queue of 計画変更 ---------------------------------------------------------------------
+
+
+def pending_changes(user: User, filters: Filters | None = None) -> QuerySet[ChangeRequest]:
+    """計画変更 waiting for the secretariat's decision, oldest first, on applications this user sees
+    (under the program and round filters)."""
+    found = ChangeRequest.objects.filter(
+        status=ChangeRequest.Status.PENDING, application__in=office_applications(user)
+    )
+    if filters and filters.program:
+        found = found.filter(application__program=filters.program)
+    if filters and filters.round:
+        found = found.filter(application__round_id=filters.round)
+    return found.select_related("application__organization").order_by("requested_at", "pk")
+
+
 # -- one application: history, reviewers, inspection ---------------------------------------------------------
 
 AUDIT_LABELS = {
@@ -631,13 +754,26 @@ def explanation(application: Application) -> dict[str, Any] | None:
 
 
 def reviewers_to_assign(application: Application) -> QuerySet[User]:
+    """Active reviewers not yet assigned, and not related to the applicant (its members and its
+    advisors with consent in force: `review.related`, which `review_assign` refuses)."""
     assigned = application.reviews.values("reviewer_id")
+    members = Membership.objects.filter(organization_id=application.organization_id).values("user_id")
+    advisors = AdvisorConsent.objects.filter(
+        organization_id=application.organization_id, revoked_at__isnull=True
+    ).values("advisor_id")
     return (
         User.objects.filter(roles__role=Role.REVIEWER, is_active=True)
         .exclude(pk__in=assigned)
+        .exclude(pk__in=members)
+        .exclude(pk__in=advisors)
         .distinct()
         .order_by("name", "email")
     )
+
+
+def related_reviewer_ids(application: Application) -> set[int]:
+    """The assigned reviewers who are now related to the applicant: their scores do not count."""
+    return set(application.reviews.filter(review.related_reviews()).values_list("reviewer_id", flat=True))
 
 
 def inspection_decisions(post: QueryDict, application: Application) -> dict[int, tuple[bool, str]]:

@@ -9,6 +9,10 @@ it is NOT refused here. The applicant is warned on the page, and the report is r
 (whether a late report is accepted is a case-by-case decision of the office; refusing it in software
 would take that decision away). A report is refused while a 計画変更 is pending: the ledger is
 judged against the plan, which the pending decision may still change.
+
+支払日 lies between the day of the 額の確定 (recorded with the 確定検査, by the domain's clock) and
+today in Japan time (the office's wall clock, the date the payment form offers): a date outside that
+range would make every 事業化状況報告 due at once, or never.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from shien.accounts.models import User
 from shien.applications import workflow
 from shien.applications.models import Application, Attachment, ChangeRequest, ExpenseLine, State
 from shien.applications.services import _frame_result
+from shien.core.models import AuditLog
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
-from shien.rules.text import yen
+from shien.rules.text import wareki_date, yen
 from shien.rules.vocab import MAX_YEN
 
 
@@ -147,6 +153,7 @@ def confirm_amount(
             granted_yen=locked.granted_yen,
             confirmed_yen=locked.confirmed_yen,
             trace=result["trace"],
+            confirmed_on=_today_by_the_domain_clock().isoformat(),
         )
         return explanation
 
@@ -156,8 +163,53 @@ def confirm_amount(
     return confirmed, explanation
 
 
+def _today_by_the_domain_clock() -> date:
+    from shien.applications import services  # tests freeze services.now
+
+    return services.now().astimezone(JST).date()
+
+
+def confirmed_on(application: Application) -> date | None:
+    """The day (JST) of the application's latest 額の確定, from its audit record."""
+    row = (
+        AuditLog.objects.filter(
+            object_type="applications.application",
+            object_id=str(application.pk),
+            action="application.confirm_amount",
+        )
+        .order_by("-at", "-id")
+        .values_list("at", "data")
+        .first()
+    )
+    if row is None:
+        return None
+    at, data = row
+    recorded = data.get("confirmed_on") if isinstance(data, dict) else None
+    try:
+        return date.fromisoformat(recorded) if isinstance(recorded, str) else at.astimezone(JST).date()
+    except ValueError:
+        return at.astimezone(JST).date()
+
+
+def check_paid_on(application: Application, paid_on: date) -> None:
+    """支払日: not before the 額の確定, not after today (JST)."""
+    today = timezone.now().astimezone(JST).date()
+    if paid_on > today:
+        raise DomainError(
+            "invalid_input",
+            f"支払日に未来の日付は入力できません。本日 {wareki_date(today)} までの、支払った日を入力してください",
+        )
+    confirmed = confirmed_on(application)
+    if confirmed is not None and paid_on < confirmed:
+        raise DomainError(
+            "invalid_input",
+            f"支払日は額の確定日 {wareki_date(confirmed)} 以降の日付にしてください",
+        )
+
+
 def record_payment(*, actor: User, application: Application, paid_on: date) -> Application:
     def apply(locked: Application) -> dict[str, Any]:
+        check_paid_on(locked, paid_on)
         locked.paid_on = paid_on
         return {"paid_yen": locked.confirmed_yen, "paid_on": paid_on.isoformat()}
 

@@ -2,6 +2,11 @@
 
 Reviewers see only applications assigned to them and not declared in conflict; they score only
 after declaring that they have no conflict. The secretariat adopts down the ranking within a budget.
+
+A reviewer related to the applicant (a member of its organization, or its advisor with consent in
+force: `can_act_for`, the check made at assignment) is refused not only at assignment: the relation
+may begin later, so it is checked again when the reviewer declares 「なし」 and when they score, and
+a related reviewer's score is left out of the ranking (`valid_reviews`).
 """
 
 from __future__ import annotations
@@ -10,10 +15,10 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Avg, QuerySet
+from django.db.models import Avg, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from shien.accounts.models import Role, User
+from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
 from shien.applications.models import Application, ReviewAssignment, State
@@ -27,6 +32,34 @@ REVIEW_STATES = (State.SUBMITTED, State.UNDER_REVIEW)
 def rubric(application: Application, day: date | None = None) -> list[dict[str, Any]]:
     moment = day or (application.submitted_at or timezone.now()).astimezone(JST).date()
     return list(registry().at(moment)[f"{application.program}.review.rubric"])
+
+
+RELATED = "この申請者の関係者（事業者のメンバー、または同意を得た支援者）として登録されているため"
+
+
+def related(reviewer: User, application: Application) -> bool:
+    """A member or consented advisor of the applicant: the relation that bars assignment."""
+    return can_act_for(reviewer, application.organization)
+
+
+def related_reviews() -> Q:
+    """Assignments whose reviewer is now related to the applicant (see `related`), as a filter on
+    ReviewAssignment: the same relation as `can_act_for`, in the database."""
+    member = Membership.objects.filter(
+        user=OuterRef("reviewer_id"), organization=OuterRef("application__organization_id")
+    )
+    advisor = AdvisorConsent.objects.filter(
+        advisor=OuterRef("reviewer_id"),
+        organization=OuterRef("application__organization_id"),
+        revoked_at__isnull=True,
+    )
+    return Q(Exists(member)) | Q(Exists(advisor))
+
+
+def valid_reviews() -> QuerySet[ReviewAssignment]:
+    """The scores that count: declared without conflict, scored, by a reviewer not related to the
+    applicant."""
+    return ReviewAssignment.objects.filter(conflict=False, total__isnull=False).exclude(related_reviews())
 
 
 def _require(user: User, role: Role, what: str) -> None:
@@ -45,7 +78,7 @@ def review_assign(*, actor: User, application: Application, reviewer: User) -> R
     )
     if application.state not in REVIEW_STATES:
         raise DomainError("invalid_state", "申請済み・審査中の申請にだけ審査員を割り当てられます")
-    if can_act_for(reviewer, application.organization):  # a member or consented advisor of the applicant
+    if related(reviewer, application):  # a member or consented advisor of the applicant
         raise DomainError("conflict_of_interest", "この審査員は申請者の関係者のため割り当てられません")
     assignment, created = ReviewAssignment.objects.get_or_create(
         application=application, reviewer=reviewer, defaults={"assigned_by": actor}
@@ -57,8 +90,8 @@ def review_assign(*, actor: User, application: Application, reviewer: User) -> R
 
 def _own(actor: User, assignment_id: int) -> ReviewAssignment:
     assignment = (
-        ReviewAssignment.objects.select_for_update()
-        .select_related("application")
+        ReviewAssignment.objects.select_for_update(of=("self", "application"))
+        .select_related("application__organization")
         .filter(pk=assignment_id)
         .first()
     )
@@ -72,6 +105,13 @@ def review_declare_conflict(
     *, actor: User, assignment_id: int, conflict: bool, reason: str = ""
 ) -> ReviewAssignment:
     assignment = _own(actor, assignment_id)
+    if not conflict and related(actor, assignment.application):  # the relation may have begun since
+        raise DomainError(
+            "conflict_of_interest",
+            f"あなたは{RELATED}、利益相反「なし」とは申告できません。「ある」を選んで内容を申告してください",
+        )
+    if not conflict and assignment.conflict is False:
+        return assignment  # 「なし」 again (a double click): nothing changes, nothing recorded
     if assignment.application.state not in REVIEW_STATES:  # the scores a decision rested on stay as they were
         raise DomainError(
             "invalid_state", "審査が終わった申請です。利益相反が判明した場合は事務局に連絡してください"
@@ -97,6 +137,11 @@ def review_score(*, actor: User, assignment_id: int, scores: dict[str, int]) -> 
     assignment = _own(actor, assignment_id)
     if assignment.conflict is not False:
         raise DomainError("conflict_not_declared", "採点の前に、利益相反がないことを申告してください")
+    if related(actor, assignment.application):
+        raise DomainError(
+            "conflict_of_interest",
+            f"あなたは{RELATED}採点できません。利益相反を申告して、この申請の審査から外れてください",
+        )
     if assignment.application.state != State.UNDER_REVIEW:
         raise DomainError("invalid_state", "審査中の申請だけを採点できます")
     items = rubric(assignment.application)
@@ -115,10 +160,11 @@ def review_score(*, actor: User, assignment_id: int, scores: dict[str, int]) -> 
 
 
 def ranking(program: str, round_id: str) -> QuerySet[Application]:
-    """Applications under review with at least one valid score, best average first."""
+    """Applications under review with at least one valid score (`valid_reviews`), best average first."""
+    valid = valid_reviews().filter(application__program=program, application__round_id=round_id)
     return (
         Application.objects.filter(program=program, round_id=round_id, state=State.UNDER_REVIEW)
-        .filter(reviews__conflict=False, reviews__total__isnull=False)
+        .filter(reviews__in=valid)
         .annotate(score=Avg("reviews__total"))
         .order_by("-score", "submitted_at", "pk")
     )

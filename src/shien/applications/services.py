@@ -244,22 +244,89 @@ def diagnosis_delete(*, user: User, diagnosis_id: int) -> None:
 
 # -- attachments ----------------------------------------------------------------------------------------
 
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
 OOXML = {
     b"word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     b"xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# (colour type → the bit depths the PNG specification allows for it)
+PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+TAIL = 1024  # where readers look for a PDF's %%EOF (trailing bytes after it are tolerated)
+
+
+def _png_ok(content: bytes) -> bool:
+    """The signature, then a well-formed IHDR chunk (length 13, CRC, sizes and depths in range)."""
+    import zlib
+
+    chunk = content[8:33]  # length (4) + type (4) + data (13) + CRC (4)
+    if len(chunk) < 25 or chunk[:8] != b"\x00\x00\x00\x0dIHDR":
+        return False
+    data, crc = chunk[8:21], int.from_bytes(chunk[21:25], "big")
+    if zlib.crc32(b"IHDR" + data) != crc:
+        return False
+    width, height = int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
+    depth, colour, compression, filtering, interlace = data[8:13]
+    return (
+        0 < width < 2**31
+        and 0 < height < 2**31
+        and depth in PNG_DEPTHS.get(colour, ())
+        and compression == 0
+        and filtering == 0
+        and interlace in (0, 1)
+    )
+
+
+def _jpeg_ok(content: bytes) -> bool:
+    """SOI, then marker segments up to a start of scan, and an EOI after it (data appended after the EOI,
+    as some phones do for motion photos, is tolerated)."""
+    if not content.startswith(b"\xff\xd8\xff"):
+        return False
+    i = 2
+    while i + 4 <= len(content):
+        if content[i] != 0xFF:
+            return False
+        marker = content[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x00, 0xD8, 0xD9):  # not a marker here, a second SOI, or an end with no image
+            return False
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(content[i + 2 : i + 4], "big")
+        if length < 2:
+            return False
+        if marker == 0xDA:  # start of scan: the entropy-coded data, then the EOI
+            return b"\xff\xd9" in content[i + 2 + length :]
+        i += 2 + length
+    return False
+
+
+def _pdf_ok(content: bytes) -> bool:
+    return content.startswith(b"%PDF-") and b"%%EOF" in content[-TAIL:]
+
+
+# (first bytes, what they claim, the check of the structure behind them)
+STRUCTURES: tuple[tuple[bytes, str, str, Any], ...] = (
+    (PNG_SIGNATURE, "image/png", "PNG", _png_ok),
+    (b"\xff\xd8", "image/jpeg", "JPEG", _jpeg_ok),
+    (b"%PDF-", "application/pdf", "PDF", _pdf_ok),
+)
+
+
+def claimed(content: bytes) -> str:
+    """The kind of file the first bytes claim (PDF, PNG, JPEG), '' if none of them."""
+    return next((label for magic, _, label, _ in STRUCTURES if content.startswith(magic)), "")
 
 
 def sniff(content: bytes) -> str | None:
-    """The type the bytes really are (not what the name or the browser claims), or None if not allowed."""
-    for magic, kind in SIGNATURES:
+    """The type the bytes really are (not what the name or the browser claims), or None if not allowed:
+    not only the first bytes, but the structure a reader needs (a PNG's IHDR, a JPEG's segments up to its
+    image data and its EOI, a PDF's %%EOF), so a few bytes of signature alone are not a document."""
+    for magic, kind, _, well_formed in STRUCTURES:
         if content.startswith(magic):
-            return kind
+            return kind if well_formed(content) else None
     if content.startswith(b"PK\x03\x04") and b"[Content_Types].xml" in content[:4096]:
         for marker, kind in OOXML.items():
             if marker in content:
@@ -267,8 +334,17 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
+def _duplicate(existing: Attachment) -> DomainError:
+    return DomainError("duplicate", f"同じ内容のファイルがすでに添付されています（{existing.name}）")
+
+
 @transaction.atomic
-def attachment_add(*, actor: User, application: Application, name: str, content: bytes) -> Attachment:
+def attachment_add(
+    *, actor: User, application: Application, name: str, content: bytes, refuse_duplicate: bool = False
+) -> Attachment:
+    """Attach a file (its type read from its bytes). The same content again (a retry, a double click, the
+    same file under another name) is the one attachment already there: returned, or with
+    `refuse_duplicate` (the upload form, where the user should be told) refused with its name."""
     if not can_act_for(actor, application.organization):
         raise DomainError("forbidden", "この申請に添付する権限がありません")
     if application.state not in ATTACHABLE:
@@ -279,12 +355,21 @@ def attachment_add(*, actor: User, application: Application, name: str, content:
         raise DomainError("empty", "空のファイルは添付できません")
     kind = sniff(content)
     if kind is None:
+        label = claimed(content)
+        if label:
+            raise DomainError(
+                "bad_type",
+                f"このファイルは{label}として読めません。壊れているか、途中までしか保存されていない可能性があります。"
+                "元のファイルを開けることを確かめて、もう一度添付してください",
+            )
         raise DomainError(
             "bad_type", "添付できるのは PDF、PNG、JPEG、Word（.docx）、Excel（.xlsx）のファイルです"
         )
     digest = hashlib.sha256(content).hexdigest()
     existing = application.attachments.filter(sha256=digest).first()
     if existing:
+        if refuse_duplicate:
+            raise _duplicate(existing)
         return existing  # the same file twice (a retry, a double click) is one attachment
     attachment = Attachment(
         application=application,
@@ -313,10 +398,41 @@ def attachment_add(*, actor: User, application: Application, name: str, content:
             attachment.save()
     except IntegrityError:  # the same file from a concurrent request (double click): keep that one
         attachment.file.storage.delete(attachment.file.name)  # the name this call wrote is its own
-        return application.attachments.get(sha256=digest)
+        existing = application.attachments.get(sha256=digest)
+        if refuse_duplicate:
+            raise _duplicate(existing) from None
+        return existing
     audit_record(
         actor=actor, action="attachment.add", obj=attachment, data={"sha256": digest, "size": len(content)}
     )
+    return attachment
+
+
+@transaction.atomic
+def attachment_delete(*, actor: User, application: Application, attachment_id: int) -> Attachment | None:
+    """Remove an attachment from a draft (or a returned application) while it may still be edited. The
+    row goes in the transaction, audited with what it was; the stored file only once that has committed
+    (a rollback keeps both). An attachment already gone (a double click) is None, not an error."""
+    locked = Application.objects.select_for_update().select_related("organization").get(pk=application.pk)
+    if not can_act_for(actor, locked.organization):
+        raise DomainError("forbidden", "この申請の添付ファイルを削除する権限がありません")
+    if locked.state not in EDITABLE:
+        raise DomainError(
+            "invalid_state", f"「{State(locked.state).label}」の申請の添付ファイルは削除できません"
+        )
+    attachment = locked.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        return None
+    storage, stored = attachment.file.storage, attachment.file.name
+    audit_record(
+        actor=actor,
+        action="attachment.delete",
+        obj=attachment,
+        data={"application": locked.pk, "name": attachment.name, "sha256": attachment.sha256,
+              "size": attachment.size},
+    )  # fmt: skip
+    attachment.delete()
+    transaction.on_commit(lambda: storage.delete(stored))
     return attachment
 
 
@@ -357,7 +473,10 @@ def form4_issue(
         application=application, defaults={"advisor": actor, "issued_at": at, "comment": comment}
     )
     if created:
-        audit_record(actor=actor, action="form4.issue", obj=application, data={"advisor": actor.pk})
+        audit = audit_record(actor=actor, action="form4.issue", obj=application, data={"advisor": actor.pk})
+        from shien.applications.notifications import form4_issued
+
+        form4_issued(application, audit.pk)  # the business was waiting on it to submit
     return issue
 
 
@@ -388,6 +507,7 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
     at = (at or now()).astimezone(JST)
 
     def apply(locked: Application) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
         program = registry().programs[locked.program]
         window = next((r for r in program.rounds if r.id == locked.round_id), None)
         if window is None or window.acceptance_start is None or window.acceptance_end is None:
@@ -396,7 +516,10 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             raise DomainError(
                 "not_open", f"受付開始前です（受付開始 {wareki_datetime(window.acceptance_start)}）"
             )
-        if at > window.acceptance_end:
+        # a correction after 差戻し answers the secretariat, not the call: it may come after the deadline,
+        # keeps its number and first 受付日時, and is judged by the rules as of that first submission
+        resubmission = locked.state == State.RETURNED and locked.submitted_at is not None
+        if at > window.acceptance_end and not resubmission:
             raise DomainError(
                 "deadline_passed", f"締切を過ぎています（締切 {wareki_datetime(window.acceptance_end)}）"
             )
@@ -407,7 +530,7 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             )
         # judged on the organization's facts now, and kept with it (a resubmission takes them afresh)
         locked.facts = organization_facts(locked.organization)
-        result = _frame_result(locked, at)
+        result = _frame_result(locked, locked.submitted_at if resubmission else at)
         failed = [c for c in result["criteria"] if c["passed"] is False]
         if failed:
             raise DomainError(
@@ -419,11 +542,14 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
         # the number last: from here every submission of the round waits for this one to commit
         if not locked.receipt_number:  # a resubmission after 差戻し keeps its number
             locked.receipt_number = _next_receipt(locked.program, locked.round_id)
-        locked.submitted_at = at
+        if not resubmission:
+            locked.submitted_at = at
         locked.estimate_yen = result["subsidy_yen"]
         # the receipt (number, time, attachments with hashes) is the audit record's data, and the
         # inbox message and email of the transition (sent once committed, never for a repeated click)
-        return {"receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
+        if resubmission:
+            extra["resubmitted_at"] = at.isoformat()
+        return {**extra, "receipt_number": locked.receipt_number, "estimate_yen": locked.estimate_yen,
                 "attachments": attachments}  # fmt: skip
 
     try:  # the transition locks the row and checks the state: no separate read before it

@@ -7,6 +7,10 @@ from shien.applications import views
 from shien.navigator import views as navigator
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment-download"),
+    path(
+        "<int:pk>/attachments/<int:attachment_id>/delete/", views.attachment_delete, name="attachment-delete"
+    ),
     path("<int:pk>/form4/", views.form4_issue, name="form4-issue"),
     path("<int:pk>/grant-request/", views.grant_request, name="grant-request"),
     path("<int:pk>/report/", views.results_report, name="results-report"),

@@ -4,29 +4,35 @@ Create a draft (also from a saved 診断), edit with autosave (backed up in the 
 submit, receipt; the status timeline from the audit log; 交付申請, the 実績報告 ledger, 取下げ with a
 confirmation step, 計画変更 (the secretariat decides on its own page), and 様式4 issued by a consented
 advisor. Every object is reached through `application_get` (a forbidden one is the same 404 as a
-missing one); every write goes through a service.
+missing one); every write goes through a service. Every page is `never_cache` (Cache-Control: no-store):
+the browser's back button reloads the application as it is now, never a stale page with live buttons.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for, organization_get, request_user
 from shien.applications import changes, postaward, services, workflow
-from shien.applications.models import Application, ChangeRequest, Form4Issue, State
+from shien.applications.models import Application, Attachment, ChangeRequest, Form4Issue, State
 from shien.applications.selectors import application_get
 from shien.core.models import AuditLog
 from shien.navigator.services import _number, read_answers
@@ -34,6 +40,7 @@ from shien.rules.errors import DomainError
 from shien.rules.registry import Frame, registry
 from shien.rules.vocab import EXPENSE_CATEGORIES, INVOICE_FUNCTIONS, MAX_YEN, PURPOSES
 
+logger = logging.getLogger(__name__)
 FACTS = {
     "labor_shortage": "人手不足の状態にある",
     "deficit": "赤字（直近1期の課税所得が0以下）",
@@ -87,6 +94,62 @@ def _is_staff(user: User) -> bool:
 # -- the plan form ----------------------------------------------------------------------------------------
 
 
+MAX_PROCESSES = 50  # the rules' schema: ITツールの業務プロセス数 is 1〜50
+CAGR_RANGE = (Decimal(-100), Decimal(1000))  # the rules' schema: a growth plan of -100〜1000%
+MINUS_SIGNS = ("-", "−", "‐", "ー", "▲", "△")
+
+
+TOOL_EXPENSES = ("software", "cloud")  # the expense the form keeps ITツールの業務プロセス数 with
+
+
+def _tool_expense(expenses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The plan's software expense (else its cloud one): where the processes and invoice functions go."""
+    for code in TOOL_EXPENSES:
+        item = next((e for e in expenses if e.get("category") == code), None)
+        if item is not None:
+            return item
+    return None
+
+
+def _processes(text: str) -> int | None:
+    """ITツールの業務プロセス数 as people write it ('5', '５', '5個', '5プロセス') → int; '' → None; a
+    ValueError with the Japanese message for anything else (never dropped without a word)."""
+    value = unicodedata.normalize("NFKC", text or "").strip().replace(" ", "")
+    for suffix in ("プロセス", "個", "件", "つ"):
+        value = value.removesuffix(suffix)
+    if not value:
+        return None
+    if not (value.isascii() and value.isdecimal() and len(value) <= 6 and 1 <= int(value) <= MAX_PROCESSES):
+        raise ValueError(f"業務プロセス数は1〜{MAX_PROCESSES}の整数で入力してください（例: 5）")
+    return int(value)
+
+
+def _percent(text: str) -> str | None:
+    """A growth rate in % as people write it ('3', '３．０', '1.5%', '▲0.5') → its decimal text ('3.0',
+    '1.5', '-0.5', as the rules read it); '' → None; a ValueError with the Japanese message otherwise."""
+    value = unicodedata.normalize("NFKC", text or "").strip().replace(" ", "")
+    value = value.removesuffix("%").replace("。", ".")
+    sign = ""
+    if value.startswith(MINUS_SIGNS):
+        sign, value = "-", value[1:]
+    elif value.startswith("+"):
+        value = value[1:]
+    if not value and not text.strip():
+        return None
+    whole, dot, part = value.partition(".")
+    digits = whole + part
+    if not digits or not (digits.isascii() and digits.isdecimal()):
+        raise ValueError("数値で入力してください（例: 3.0 または 3%）")
+    if len(part.rstrip("0")) > 2:
+        raise ValueError("小数点以下は2桁までで入力してください（例: 3.25）")
+    if len(whole.lstrip("0")) > 4:
+        raise ValueError("-100〜1000%の範囲で入力してください")
+    number = Decimal(f"{sign}{whole or '0'}.{part[:2] or '0'}" if dot else f"{sign}{whole}")
+    if not CAGR_RANGE[0] <= number <= CAGR_RANGE[1]:
+        raise ValueError("-100〜1000%の範囲で入力してください")
+    return str(number)
+
+
 def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
     """The posted form as a plan document; amounts as people write them (1,500,000 / 150万)."""
     errors: dict[str, str] = {}
@@ -101,15 +164,26 @@ def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, An
             errors[f"e_{code}"] = f"金額が大きすぎます（{MAX_YEN:,}円以下で入力してください）"
             continue
         if amount:
-            item: dict[str, Any] = {"category": code, "amount_yen": amount}
-            if code == "software":
-                processes = post.get("processes", "").strip()
-                if processes.isdecimal() and len(processes) <= 6:  # int() of anything else would fail
-                    item["processes"] = int(processes)
-                functions = [f for f in post.getlist("functions") if f in INVOICE_FUNCTIONS]
-                if functions:
-                    item["invoice_functions"] = functions
-            expenses.append(item)
+            expenses.append({"category": code, "amount_yen": amount})
+    if "software" in frame_expenses:
+        try:
+            processes = _processes(post.get("processes", ""))
+        except ValueError as exc:
+            errors["processes"] = str(exc)
+            processes = None
+        functions = [f for f in post.getlist("functions") if f in INVOICE_FUNCTIONS]
+        tool = _tool_expense(expenses)
+        if tool is not None:
+            if processes is not None:
+                tool["processes"] = processes
+            if functions:
+                tool["invoice_functions"] = functions
+        elif (processes is not None or functions) and "e_software" not in errors:
+            # kept only with a tool's amount: saving without it would drop them without a word
+            names = "または".join(EXPENSE_CATEGORIES[c] for c in TOOL_EXPENSES if c in frame_expenses)
+            errors["e_software"] = (
+                f"{names}の金額を入力してください（業務プロセス数・インボイス対応の機能は、その金額とあわせて保存します）"
+            )
     commitments: dict[str, Any] = {"wage_increase_special": post.get("wage_special") == "1"}
     business: dict[str, Any] = {}
     for key, target, name in (
@@ -127,9 +201,13 @@ def _plan_from(post: Any, frame_expenses: tuple[str, ...]) -> tuple[dict[str, An
         if value is not None:
             target[name] = value
     for key, name in (("va_cagr", "value_added_cagr_pct"), ("pay_cagr", "payroll_cagr_pct")):
-        text = post.get(key, "").strip()
-        if text:
-            commitments[name] = text
+        try:
+            rate = _percent(post.get(key, ""))
+        except ValueError as exc:
+            errors[key] = str(exc)
+            continue
+        if rate is not None:
+            commitments[name] = rate
     business.update({k: {"yes": True, "no": False}[post[k]] for k in FACTS if post.get(k) in ("yes", "no")})
     plan = {
         "purposes": [p for p in post.getlist("purposes") if p in PURPOSES],
@@ -168,7 +246,7 @@ def plan_from_form(
 def _plan_fields(frame: Frame, plan: dict[str, Any], raw: Any = None) -> dict[str, Any]:
     """What the plan form shows: from the plan, or (after an error) exactly as typed."""
     amounts = {e["category"]: e["amount_yen"] for e in plan.get("expenses") or []}
-    software = next((e for e in plan.get("expenses") or [] if e.get("category") == "software"), {})
+    software = _tool_expense(plan.get("expenses") or []) or {}
     commitments = plan.get("commitments") or {}
     business = plan.get("business") or {}
     values = {
@@ -376,6 +454,7 @@ def _context(
         "changes": change_list,
         "pending_change": next((c for c in change_list if c.status == ChangeRequest.Status.PENDING), None),
         "lines": list(app.expense_lines.select_related("evidence").order_by("pk")),
+        "attachments": list(app.attachments.order_by("uploaded_at", "pk")),
         "report_deadline": postaward.report_deadline(app),
         "report_late": app.state == State.GRANTED and postaward.report_is_late(app),
         "categories": EXPENSE_CATEGORIES,
@@ -390,6 +469,7 @@ def _new_key() -> str:
     return secrets.token_urlsafe(16)
 
 
+@never_cache
 @login_required
 @require_POST
 def application_new(request: HttpRequest) -> HttpResponse:
@@ -417,6 +497,7 @@ def _create_from_post(request: HttpRequest, user: User, diagnosis: Any = None) -
         return _refuse(request, getattr(exc, "message", "事業者と枠を選んでください"), 400)
 
 
+@never_cache
 @login_required
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request, pk)
@@ -439,15 +520,50 @@ def login_required_or_403(view: Callable[..., HttpResponse]) -> Callable[..., Ht
     return wrapped
 
 
+def _form_again(
+    request: HttpRequest,
+    app: Application,
+    status: int,
+    errors: dict[str, str] | None = None,
+    problems: list[dict[str, str]] | None = None,
+) -> HttpResponse:
+    """The application page with the form exactly as posted (the form without JavaScript): nothing typed
+    is lost, each refused value has its message at its field."""
+    frame = registry().programs[app.program].frames[app.frame]
+    context = _context(request, app, errors=errors, problems=problems)
+    context["plan_form"] = _plan_fields(frame, app.plan, request.POST)
+    return render(request, "applications/detail.html", context, status=status)
+
+
+def _estimate_problem(app: Application) -> str:
+    """Why a saved draft has no 試算 (a value the rules cannot read), '' when it has one or none is due."""
+    if app.estimate_yen is not None:
+        return ""
+    try:
+        services.profile_for(app, services.now())
+    except DomainError as exc:
+        details = [f"{e['label']}: {e['message']}" if e.get("label") else e["message"] for e in exc.errors]
+        return "試算できません（" + "、".join(details or [exc.message]) + "）"
+    return ""
+
+
+@never_cache
 @login_required_or_403
 @require_POST
 def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
+    """The form saved whole or not at all: a value the form cannot keep as typed (not a number, out of
+    range, or only kept with another field) refuses the save with its message at its field; 「保存しました」
+    is said only when everything typed was saved."""
     user = _user(request)
     app = _application(request, pk)
+    htmx = bool(request.headers.get("HX-Request"))
     try:
         frame = registry().programs[app.program].frames[app.frame]
         plan, errors = plan_from_form(request.POST, frame, app.plan)
         if errors:
+            if not htmx:
+                problems = [{"message": "保存できませんでした。入力内容を確認してください"}]
+                return _form_again(request, app, 422, errors=errors, problems=problems)
             return render(request, "applications/_status.html", {"app": app, "errors": errors}, status=422)
         version = request.POST.get("version", "0").strip()
         if not (version.isdecimal() and len(version) <= 9):
@@ -455,11 +571,17 @@ def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
         app = services.application_autosave(actor=user, application=app, plan=plan, version=int(version))
     except DomainError as exc:
         status = 409 if exc.code == "conflict" else 400
+        if not htmx:
+            return _form_again(request, app, status, problems=[{"message": exc.message}])
         return render(request, "applications/_status.html", {"message": exc.message}, status=status)
-    if not request.headers.get("HX-Request"):  # the form without JavaScript
+    if not htmx:  # the form without JavaScript
         messages.success(request, "保存しました")
         return redirect("application-detail", app.pk)
-    return render(request, "applications/_status.html", {"app": app, "saved": True})
+    return render(
+        request,
+        "applications/_status.html",
+        {"app": app, "saved": True, "estimate_problem": _estimate_problem(app)},
+    )
 
 
 def _read(upload: Any) -> bytes:
@@ -468,28 +590,98 @@ def _read(upload: Any) -> bytes:
     return bytes(upload.read(services.MAX_ATTACHMENT_BYTES + 1))
 
 
+@never_cache
 @login_required
 @require_POST
 def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST a file to attach it (download: attachments/<id>/, delete: attachments/<id>/delete/)."""
     user = _user(request)
     app = _application(request, pk)
     upload = request.FILES.get("file")
     try:
         if upload is None:
             raise DomainError("empty", "ファイルを選んでください")
-        services.attachment_add(
-            actor=user, application=app, name=upload.name or "file", content=_read(upload)
+        attachment = services.attachment_add(
+            actor=user,
+            application=app,
+            name=upload.name or "file",
+            content=_read(upload),
+            refuse_duplicate=True,
         )
     except DomainError as exc:
+        if exc.code == "duplicate":  # nothing to do, but the user is told which attachment it is
+            messages.info(request, exc.message)
+            return redirect(reverse("application-detail", args=[app.pk]) + "#att")
         return render(
             request,
             "applications/detail.html",
             _context(request, app, problems=[{"message": exc.message}]),
             status=400,
         )
-    return redirect("application-detail", app.pk)
+    messages.success(request, f"「{attachment.name}」を添付しました")
+    return redirect(reverse("application-detail", args=[app.pk]) + "#att")
 
 
+def open_verified(attachment: Attachment) -> Any | None:
+    """The stored file, opened for reading, if its SHA-256 is still the one recorded at upload; None (and
+    an error in the log) if it is not. Http404 if the file is gone."""
+    try:
+        handle = attachment.file.storage.open(attachment.file.name, "rb")
+    except OSError:
+        raise Http404("ファイルが見つかりません") from None
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(64 * 1024), b""):
+        digest.update(chunk)
+    if digest.hexdigest() != attachment.sha256:
+        handle.close()
+        logger.error("attachment %s: SHA-256 mismatch (tampered or damaged)", attachment.pk)
+        return None
+    handle.seek(0)
+    return handle
+
+
+@never_cache
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    """One of the application's files, for those who act for its business (members, consented advisors;
+    the office has its own page), as uploaded and only if its SHA-256 still matches."""
+    user = _user(request)
+    app = _application(request, pk)
+    if not can_act_for(user, app.organization):
+        raise Http404("ファイルが見つかりません")
+    attachment = app.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404("ファイルが見つかりません")
+    handle = open_verified(attachment)
+    if handle is None:
+        message = "このファイルは保存後に変更された可能性があるため、表示できません。事務局に連絡してください"
+        return _refuse(request, message, 409, app)
+    response = FileResponse(
+        handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@never_cache
+@login_required
+@require_POST
+def attachment_delete(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    user = _user(request)
+    app = _application(request, pk)
+    try:
+        removed = services.attachment_delete(actor=user, application=app, attachment_id=attachment_id)
+    except DomainError as exc:
+        return _refused(request, app, exc)
+    if removed is None:
+        messages.info(request, "この添付ファイルはすでに削除されています")
+    else:
+        messages.success(request, f"「{removed.name}」を削除しました")
+    return redirect(reverse("application-detail", args=[app.pk]) + "#att")
+
+
+@never_cache
 @login_required
 @require_POST
 def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -520,6 +712,7 @@ def _refused(request: HttpRequest, app: Application, exc: DomainError) -> HttpRe
 # -- 様式4, 交付申請 ------------------------------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 @require_POST
 def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
@@ -533,6 +726,7 @@ def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("application-detail", app.pk)
 
 
+@never_cache
 @login_required
 @require_POST
 def grant_request(request: HttpRequest, pk: int) -> HttpResponse:
@@ -663,6 +857,7 @@ def _check_row(row: dict[str, Any], frame: Frame, evidence: set[str]) -> None:
         _error(row, "evidence", "選んだ証憑のファイルが見つかりません")
 
 
+@never_cache
 @login_required
 def results_report(request: HttpRequest, pk: int) -> HttpResponse:
     """実績報告: an expense ledger, a row per expense with its evidence (a new file or an attached one)."""
@@ -733,6 +928,7 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
 # -- 取下げ -------------------------------------------------------------------------------------------------
 
 
+@never_cache
 @login_required
 def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """取下げ in two steps: the reason, then a confirmation showing it; the last step withdraws."""
@@ -743,6 +939,9 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("application-detail", app.pk)  # a second click on the last step
     if not workflow.may(user, action, app):
         return _refuse(request, "この申請を取り下げる権限がありません", 403, app)
+    if app.state == State.WITHDRAWN:  # e.g. the back button after the last step: the application as it is
+        messages.info(request, "この申請は取り下げ済みです")
+        return redirect("application-detail", app.pk)
     if app.state not in action.sources:
         return _refuse(request, f"「{State(app.state).label}」の申請は取り下げられません", 409, app)
     reason = request.POST.get("reason", "").strip()[:2000] if request.method == "POST" else ""
@@ -781,6 +980,7 @@ def _change_context(app: Application, plan_form: dict[str, Any], **extra: Any) -
     }
 
 
+@never_cache
 @login_required
 def change_new(request: HttpRequest, pk: int) -> HttpResponse:
     """The applicant's 計画変更: the plan as it should be, and why. 「試算する」 shows the engine's new
@@ -824,6 +1024,7 @@ def change_new(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(reverse("application-detail", args=[app.pk]) + "#changes")
 
 
+@never_cache
 @login_required
 @require_POST
 def change_withdraw(request: HttpRequest, pk: int, change_id: int) -> HttpResponse:
@@ -847,6 +1048,7 @@ def _plan_rows(frame: Frame, before: dict[str, Any], after: dict[str, Any]) -> l
     return [(EXPENSE_CATEGORIES.get(c, c), old.get(c), new.get(c)) for c in codes]
 
 
+@never_cache
 @login_required
 def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse:
     """The secretariat's decision on a 計画変更 (the bureau may read it); nobody else finds the page."""
@@ -903,6 +1105,7 @@ def _create_from_diagnosis(request: HttpRequest, user: User, saved: Any) -> Http
     return redirect("application-detail", app.pk)
 
 
+@never_cache
 @login_required
 @require_POST
 def diagnosis_apply(request: HttpRequest) -> HttpResponse:
@@ -915,6 +1118,7 @@ def diagnosis_apply(request: HttpRequest) -> HttpResponse:
     return _create_from_diagnosis(request, user, saved)
 
 
+@never_cache
 @login_required
 @require_POST
 def diagnosis_apply_saved(request: HttpRequest, diagnosis_id: int) -> HttpResponse:
@@ -927,6 +1131,7 @@ def diagnosis_apply_saved(request: HttpRequest, diagnosis_id: int) -> HttpRespon
     return _create_from_diagnosis(request, user, saved)
 
 
+@never_cache
 @login_required
 @require_POST
 def diagnosis_delete(request: HttpRequest, diagnosis_id: int) -> HttpResponse:

@@ -20,15 +20,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from icalendar import Alarm, Event
 
 from shien.accounts.models import User
 from shien.accounts.selectors import STAFF_ROLES, can_act_for, request_user
-from shien.applications import followup
+from shien.applications import followup, office
 from shien.applications.models import Application, FollowUpReport
 from shien.applications.selectors import application_get, applications_for
-from shien.navigator.services import _number
 from shien.programs.feeds import calendar_response
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
@@ -37,6 +37,8 @@ from shien.rules.text import wareki_date
 from shien.rules.vocab import MAX_YEN
 
 CALENDAR_SALT = "shien.calendar.user"
+AMOUNT_MESSAGE = "金額を数字で入力してください（例: 1,234,000、123万 または 1.5億。損失は ▲50万）"
+TOO_LARGE = f"金額が大きすぎます（{MAX_YEN:,}円以下で入力してください）"
 NEGATIVE_SIGNS = ("-", "−", "▲", "△")
 OPTIONAL = ("employees", "sales_yen")
 
@@ -69,15 +71,22 @@ def _access(request: HttpRequest, pk: int) -> tuple[User, Application, bool, fol
 
 
 def parse_amount(text: str, *, negative: bool = False) -> int | None:
-    """'1,234,000' / '123万' / '１２３万円' (and '▲50万' where a loss is possible) → int; '' → None."""
+    """'1,234,000' / '123万' / '１２３万円' / '5億' / '1.5億円' (and '▲50万' where a loss is possible) → int;
+    '' → None. The office's amount parser (`office.parse_yen`), so every amount field reads 万 and 億 alike;
+    a ValueError (its message in Japanese) for anything else."""
     value = unicodedata.normalize("NFKC", text or "").strip()
     sign = 1
     if negative and value.startswith(NEGATIVE_SIGNS):
-        sign, value = -1, value[1:]
-    number = _number(value)
-    if number is not None and number > MAX_YEN:
-        raise ValueError(text)
-    return None if number is None else sign * number
+        sign, value = -1, value[1:].strip()
+    if not value:
+        if sign < 0:
+            raise ValueError(AMOUNT_MESSAGE)
+        return None
+    try:
+        number = office.parse_yen(value)
+    except DomainError as exc:
+        raise ValueError(TOO_LARGE if "大きすぎ" in exc.message else AMOUNT_MESSAGE) from None
+    return sign * number
 
 
 def parse_day(text: str) -> date | None:
@@ -102,8 +111,8 @@ def figures_from(
     for name in followup.AMOUNT_FIELDS + ("sales_yen",):
         try:
             parsed[name] = parse_amount(values[name], negative=name == "operating_profit_yen")
-        except ValueError:
-            errors[name] = "金額を数字で入力してください（例: 1,234,000 または 123万。損失は ▲50万）"
+        except ValueError as exc:
+            errors[name] = str(exc)
     for name, low in (("min_wage_yen", 1), ("employees", 0)):
         text = unicodedata.normalize("NFKC", values[name]).replace(",", "").strip().rstrip("円人")
         if not text:
@@ -135,7 +144,7 @@ def _fields(spec: followup.Spec) -> list[dict[str, Any]]:
             "name": name,
             "label": label,
             "required": name not in OPTIONAL or name in spec.required,
-            "hint": hints.get(name, "円（例: 1,234,000 または 123万）"),
+            "hint": hints.get(name, "円（例: 1,234,000、123万 または 1.5億）"),
             "kind": "date" if name == "fiscal_year_end" else "number",
         }
         for name, label in followup.LABELS.items()
@@ -149,7 +158,7 @@ def _context(
     spec: followup.Spec,
     *,
     forms: dict[int, dict[str, Any]] | None = None,
-    problems: list[str] | None = None,
+    problems: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     forms = forms or {}
     at = now()
@@ -194,6 +203,19 @@ def _context(
     }
 
 
+def _summary(year: int, errors: dict[str, str], lead: str = "") -> list[dict[str, str]]:
+    """The page's error summary: the lead message, then each field's own message (named by its label
+    unless the message already names it), each linking to its field."""
+    out = [{"message": lead}] if lead else []
+    for name, message in errors.items():
+        label = followup.LABELS.get(name, "")
+        text = message if not label or message.startswith(label) else f"{label}: {message}"
+        if message != lead:
+            out.append({"message": text, "href": f"#f{year}-{name}"})
+    return out
+
+
+@never_cache
 @login_required
 @require_GET
 def followup_page(request: HttpRequest, pk: int) -> HttpResponse:
@@ -201,14 +223,16 @@ def followup_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "applications/followup.html", _context(request, application, acts, spec))
 
 
+@never_cache
 @login_required
 @require_POST
 def followup_submit(request: HttpRequest, pk: int, year: int) -> HttpResponse:
     user, application, acts, spec = _access(request, pk)
     figures, values, errors = figures_from(request.POST, spec)
     if figures is None:
+        problems = _summary(year, errors, f"入力内容を確認してください（{len(errors)}件）")
         context = _context(request, application, acts, spec, forms={year: {"values": values, "errors": errors}},
-                           problems=["入力内容を確認してください"])  # fmt: skip
+                           problems=problems)  # fmt: skip
         return render(request, "applications/followup.html", context, status=422)
     try:
         if year == followup.BASELINE_YEAR:
@@ -227,11 +251,12 @@ def followup_submit(request: HttpRequest, pk: int, year: int) -> HttpResponse:
             raise Http404(exc.message) from None
         field_errors = {e["field"]: e["message"] for e in exc.errors if "field" in e}
         context = _context(request, application, acts, spec, forms={year: {"values": values, "errors": field_errors}},
-                           problems=[exc.message])  # fmt: skip
+                           problems=_summary(year, field_errors, exc.message))  # fmt: skip
         return render(request, "applications/followup.html", context, status=status)
     return redirect(f"{reverse('followup', args=[application.pk])}#report-{year}")
 
 
+@never_cache
 @login_required
 @require_POST
 def followup_preview(request: HttpRequest, pk: int, year: int) -> HttpResponse:
@@ -257,6 +282,7 @@ def followup_preview(request: HttpRequest, pk: int, year: int) -> HttpResponse:
     return render(request, "applications/followup_preview.html", context)
 
 
+@never_cache
 @login_required
 @require_GET
 def followup_office(request: HttpRequest) -> HttpResponse:

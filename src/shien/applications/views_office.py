@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import request_user
 from shien.applications import followup, office, postaward, review, workflow
-from shien.applications.models import Application, ReviewAssignment, State
+from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
 from shien.rules.vocab import EXPENSE_CATEGORIES, PURPOSES
@@ -46,6 +46,7 @@ STATUS = {
     "ranking_changed": 409,
     "no_budget": 409,
     "nothing_to_adopt": 409,
+    "over_budget": 409,
     "invalid_input": 422,
     "invalid_amount": 422,
     "invalid_score": 422,
@@ -124,6 +125,7 @@ def home(request: HttpRequest, user: User) -> HttpResponse:
     filters = office.Filters.from_query(request.GET)
     rounds = [r for r in office.rounds_in_office() if not filters.program or r["program"] == filters.program]
     late = followup.overdue(timezone.now())
+    pending = list(office.pending_changes(user, filters))
     counts = office.state_counts(user, filters)
     for count in counts:
         count["query"] = filters.query(state=count["state"])
@@ -136,6 +138,8 @@ def home(request: HttpRequest, user: User) -> HttpResponse:
         "all_rounds": office.rounds_in_office(),
         "overdue": late[:20],
         "overdue_count": len(late),
+        "changes": pending[:20],
+        "changes_count": len(pending),
     }
     return render(request, "office/home.html", context)
 
@@ -303,12 +307,17 @@ def _rubric(app: Application) -> list[dict[str, Any]]:
 
 def _detail(
     request: HttpRequest, user: User, app: Application, *, problems: list[dict[str, str]] | None = None,
-    values: dict[str, Any] | None = None, status: int = 200,
+    values: dict[str, Any] | None = None, status: int = 200, over_budget: office.Overrun | None = None,
 ) -> HttpResponse:  # fmt: skip
     secretariat = _secretariat(request)
     rubric = _rubric(app)
     reviews = list(app.reviews.select_related("reviewer").order_by("assigned_at", "pk"))
-    valid = [r.total for r in reviews if r.conflict is False and r.total is not None]
+    related = office.related_reviewer_ids(app) if reviews else set()
+    valid = [
+        r.total
+        for r in reviews
+        if r.conflict is False and r.total is not None and r.reviewer_id not in related
+    ]
     actions = (
         {
             name: workflow.ACTIONS[name]
@@ -319,6 +328,8 @@ def _detail(
         else {}
     )
     values = values or {}
+    can_pay = secretariat and app.state == State.CONFIRMED
+    today = timezone.now().astimezone(JST).date()
     lines = list(app.expense_lines.select_related("evidence").order_by("pk"))
     for line in lines:
         line.form_decision = values.get(f"decision_{line.pk}", "")  # type: ignore[attr-defined]
@@ -335,6 +346,7 @@ def _detail(
             {
                 "review": r,
                 "scores": [(item["label"], r.scores.get(item["code"]), item["max"]) for item in rubric],
+                "related": r.reviewer_id in related,  # now related to the applicant: the score is left out
             }
             for r in reviews
         ],  # fmt: skip
@@ -344,11 +356,16 @@ def _detail(
         "reviewers": office.reviewers_to_assign(app) if secretariat else [],
         "can_grant": secretariat and app.state == State.GRANT_REQUESTED,
         "can_inspect": secretariat and app.state == State.RESULTS_REPORTED,
-        "can_pay": secretariat and app.state == State.CONFIRMED,
+        "can_pay": can_pay,
         "grant_default": values.get("granted_yen", f"{app.estimate_yen:,}" if app.estimate_yen else ""),
-        "paid_default": values.get("paid_on", timezone.now().astimezone(JST).date().isoformat()),
+        "paid_default": values.get("paid_on", today.isoformat()),
+        "paid_min": postaward.confirmed_on(app) if can_pay else None,
+        "today": today,
         "lines": lines,
         "explanation": office.explanation(app),
+        "over_budget": over_budget,
+        "remaining_yen": office.remaining_for(app) if "adopt" in actions else None,
+        "pending_change": app.change_requests.filter(status=ChangeRequest.Status.PENDING).first(),
     }
     return render(request, "office/application.html", context, status=status)
 
@@ -373,7 +390,9 @@ def _act(
             messages.info(request, "この操作はすでに反映されています")
             return redirect("office-application", app.pk)
         values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-        return _detail(request, user, current, problems=_problems(exc), values=values, status=_status(exc))
+        over = exc.overrun if isinstance(exc, office.OverBudget) else None
+        return _detail(request, user, current, problems=_problems(exc), values=values, status=_status(exc),
+                       over_budget=over)  # fmt: skip
     messages.success(request, done)
     return redirect("office-application", app.pk)
 
@@ -387,9 +406,25 @@ def application_act(request: HttpRequest, user: User, pk: int, action: str) -> H
     label = workflow.ACTIONS[action].label
 
     def run() -> str:
+        if action == "adopt":
+            return adopt()
         moved = workflow.transition(
             actor=user, application=app, action_name=action, reason=request.POST.get("reason", "").strip()
         )
+        return f"「{label}」しました（状態: {State(moved.state).label}）"
+
+    def adopt() -> str:
+        """Past the round's budget, the second POST carries the overrun confirmed (and its checkbox)."""
+        asked = request.POST.get("over_budget_yen", "")
+        ticked = request.POST.get("over_budget_ok") == "1"
+        accepted = int(asked) if ticked and asked.isdecimal() and len(asked) <= 18 else None
+        try:
+            moved = office.adopt_application(actor=user, application=app, accept_over_yen=accepted)
+        except office.OverBudget as exc:
+            if asked and not ticked:
+                exc.errors.append({"field": "over_budget_ok",
+                                   "message": "予算を超えて採択するには、確認欄にチェックを入れてください"})  # fmt: skip
+            raise
         return f"「{label}」しました（状態: {State(moved.state).label}）"
 
     return _act(request, user, app, action, run)
@@ -516,6 +551,7 @@ def _review_page(
 ) -> HttpResponse:  # fmt: skip
     app = assignment.application
     values = values or {}
+    related = review.related(assignment.reviewer, app)  # the relation may have begun after assignment
     wrong = {p.get("field") for p in problems or []}
     items = [
         {**item, "value": values.get(f"score_{item['code']}", assignment.scores.get(item["code"], "")),
@@ -529,7 +565,8 @@ def _review_page(
         "items": items,
         "values": values,
         "problems": problems or [],
-        "can_score": assignment.conflict is False and app.state == State.UNDER_REVIEW,
+        "related": related,
+        "can_score": assignment.conflict is False and app.state == State.UNDER_REVIEW and not related,
     }
     return render(request, "office/review.html", context, status=status)
 
@@ -548,10 +585,9 @@ def review_conflict(request: HttpRequest, user: User, pk: int) -> HttpResponse:
     try:
         if answer not in ("yes", "no"):
             raise DomainError("invalid_input", "利益相反の有無を選んでください")
-        if not (answer == "no" and assignment.conflict is False):  # saying "no" twice changes nothing
-            review.review_declare_conflict(
-                actor=user, assignment_id=assignment.pk, conflict=answer == "yes", reason=reason
-            )
+        review.review_declare_conflict(  # 「なし」 twice changes nothing (the service says so)
+            actor=user, assignment_id=assignment.pk, conflict=answer == "yes", reason=reason
+        )
     except DomainError as exc:
         return _review_page(request, assignment, values={"conflict": answer, "conflict_reason": reason},
                             problems=_problems(exc), status=_status(exc))  # fmt: skip

@@ -59,7 +59,9 @@ def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None
     from shien.applications import postaward, services
 
     app = granted(owner, secretariat, at, plan=plan)
-    proof = services.attachment_add(actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x")
+    proof = services.attachment_add(
+        actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x\n%%EOF\n"
+    )
     app = postaward.results_report(actor=owner, application=app, lines=[
         {"category": "machinery", "description": "一式", "amount_yen": 60_000_000, "evidence_sha256": proof.sha256}])  # fmt: skip
     app, _ = postaward.confirm_amount(

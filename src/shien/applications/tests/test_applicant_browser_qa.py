@@ -169,3 +169,112 @@ def test_ledger_on_a_phone_scrolls_inside_its_table_and_by_keyboard(live_server:
         assert ledger.evaluate("(t) => t.scrollWidth <= t.clientWidth")
     finally:
         context.close()
+
+
+def test_a_stale_second_tab_keeps_what_was_typed_and_offers_it_after_reload(
+    live_server: Any, page: Any
+) -> None:
+    """Two tabs on one draft: A saves, then B (still on the older version) types and is refused (409).
+    After reloading B, what B typed is offered, saying it was typed on an older version and naming what it
+    would overwrite; restoring applies B's own edits on top of A's saved ones."""
+    owner, _ = people()
+    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
+                                      frame="shoryokuka")  # fmt: skip
+    log_in(page, live_server, owner)
+    url = f"{live_server.url}/applications/{app.pk}/"
+    tab_a = page
+    tab_a.goto(url)
+    tab_b = page.context.new_page()  # the same browser: the same localStorage
+    tab_b.goto(url)
+
+    autosaved(tab_a, "機械装置・システム構築費", "6,000万")
+    expect(tab_a.get_by_role("status").filter(has_text="保存しました")).to_have_id("save-live")
+    assert Application.objects.get(pk=app.pk).version == 2
+
+    autosaved(tab_b, "計画する事業場内最低賃金（時給・円）", "1050")
+    expect(tab_b.locator("#save-live")).to_contain_text("別の画面で更新されています")
+    expect(tab_b.locator("#backup-status")).to_contain_text(
+        "読み込み直すと、この端末に残っている入力を復元するかどうか選べます"
+    )
+    assert "planned_min_hourly_wage_yen" not in Application.objects.get(pk=app.pk).plan["commitments"]
+
+    tab_a.bring_to_front()  # A goes on saving: B's backup is B's, not A's to clear
+    autosaved(tab_a, "付加価値額の年平均成長率の計画（%）", "3.0")
+    expect(tab_a.get_by_role("status").filter(has_text="保存しました")).to_have_id("save-live")
+
+    tab_b.bring_to_front()
+    tab_b.reload()
+    restore = tab_b.locator("#draft-restore")
+    expect(restore).to_be_visible()
+    expect(restore).to_contain_text("別の画面で新しい内容が保存される前の古い内容に対して行われたもの")
+    expect(restore).to_contain_text("別の画面で保存された新しい内容を、この入力で上書きします")
+    expect(tab_b.locator("#draft-restore-field-list")).to_have_text("計画する事業場内最低賃金（時給・円）")
+    wage = tab_b.get_by_label("計画する事業場内最低賃金（時給・円）", exact=True)
+    assert wage.input_value() == ""  # the server's copy until the user decides
+    with tab_b.expect_response(lambda r: r.url.endswith("/autosave/") and r.request.method == "POST"):
+        tab_b.get_by_role("button", name="端末に残っている入力を復元").click()
+    expect(tab_b.get_by_role("status").filter(has_text="保存しました")).to_have_id("save-live")
+    assert wage.input_value() == "1050"
+    plan = Application.objects.get(pk=app.pk).plan
+    assert plan["commitments"]["planned_min_hourly_wage_yen"] == 1050  # B's edit
+    assert plan["expenses"] == [{"category": "machinery", "amount_yen": 60_000_000}]  # A's edits stay
+    assert plan["commitments"]["value_added_cagr_pct"] == "3.0"
+    tab_b.reload()
+    expect(tab_b.locator("#draft-restore")).to_be_hidden()  # nothing left to offer
+    tab_b.close()
+
+
+def test_a_stale_backup_may_be_discarded(live_server: Any, page: Any) -> None:
+    owner, _ = people()
+    app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
+                                      frame="shoryokuka")  # fmt: skip
+    log_in(page, live_server, owner)
+    url = f"{live_server.url}/applications/{app.pk}/"
+    page.goto(url)
+    other = page.context.new_page()
+    other.goto(url)
+    autosaved(page, "計画する事業場内最低賃金（時給・円）", "1000")
+    autosaved(other, "計画する事業場内最低賃金（時給・円）", "1100")  # refused: A saved first
+    expect(other.locator("#save-live")).to_contain_text("別の画面で更新されています")
+    other.reload()
+    expect(other.locator("#draft-restore-stale")).to_be_visible()
+    other.get_by_role("button", name="破棄する").click()
+    expect(other.locator("#draft-restore")).to_be_hidden()
+    other.reload()
+    expect(other.locator("#draft-restore")).to_be_hidden()
+    assert other.get_by_label("計画する事業場内最低賃金（時給・円）", exact=True).input_value() == "1000"
+    other.close()
+
+
+def test_back_after_withdrawing_never_shows_a_live_withdraw_button(live_server: Any, page: Any) -> None:
+    owner, office = people()
+    app = at_state(State.SUBMITTED, owner, office)
+    log_in(page, live_server, owner)
+    page.goto(f"{live_server.url}/applications/{app.pk}/")
+    page.get_by_role("link", name="申請を取り下げる").click()
+    page.get_by_label("取下げの理由").fill("事業計画を見直すため")
+    page.get_by_role("button", name="確認へ進む").click()
+    page.get_by_role("button", name="取り下げる").click()
+    page.get_by_text("申請を取り下げました").wait_for()
+    try:
+        page.go_back()  # to the confirmation step: not kept (no-store), so never shown as it was
+    except Exception as exc:  # noqa: BLE001 - Chromium's own "resubmit the form?" page
+        assert "ERR_CACHE_MISS" in str(exc)
+    expect(page.get_by_role("button", name="取り下げる")).to_have_count(0)
+
+
+def test_back_reloads_the_application_as_it_is_now(live_server: Any, page: Any) -> None:
+    owner, office = people()
+    app = at_state(State.SUBMITTED, owner, office)
+    log_in(page, live_server, owner)
+    page.goto(f"{live_server.url}/applications/{app.pk}/")
+    expect(page.locator("#app-state")).to_have_text("申請済み")
+    page.get_by_role("link", name="申請を取り下げる").click()
+    page.get_by_label("取下げの理由").wait_for()
+    services.application_withdraw(actor=owner, application=app, reason="別の画面で取下げ")
+    page.go_back()  # not the page as it was: reloaded
+    expect(page.locator("#app-state")).to_have_text("取下げ")
+    expect(page.get_by_role("link", name="申請を取り下げる")).to_have_count(0)
+    page.go_forward()  # the reason form again: the application is withdrawn, so its page instead
+    expect(page.get_by_text("この申請は取り下げ済みです")).to_be_visible()
+    expect(page.get_by_role("button", name="確認へ進む")).to_have_count(0)

@@ -18,7 +18,7 @@ from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, us
 from shien.rules.registry import JST
 
 AT = datetime(2024, 3, 20, 10, 0, tzinfo=JST)  # ものづくり 18次 is open (until 3/27 17:00)
-PDF = b"%PDF-1.7\n" + b"z" * 200
+PDF = b"%PDF-1.7\n" + b"z" * 200 + b"\n%%EOF\n"  # a header and an end marker, as a reader needs
 
 # the path through the state machine to each state: (who acts, action) after submission
 PATHS: dict[State, tuple[str, ...]] = {

@@ -227,3 +227,87 @@ def test_applicant_reports_in_chromium(
     assert "付加価値額 103,000,000円" in report.inner_text()
     assert accessible(browser, page, axe_source) == []
     page.screenshot(path=str(artifacts / "followup-report.png"), full_page=True)
+
+
+# -- QA: the 基準年度 form -------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_baseline_year_ending_after_the_payment_is_refused_and_says_why(client: Client) -> None:
+    """2030-03-31 was accepted, though after the years 1〜3 it is to be compared with, and then locked."""
+    owner = user("owner@example.jp")
+    app = paid_monozukuri(owner, paid_on=date(2025, 1, 31))
+    client.force_login(owner)
+    url = f"/applications/{app.pk}/followup/"
+    for late in ("2030-03-31", "2025-01-31"):  # year 1 is the first fiscal year ending on or after payment
+        refused = client.post(f"{url}0/", BASELINE | {"fiscal_year_end": late})
+        body = refused.content.decode()
+        assert refused.status_code == 422, late
+        assert (
+            "基準年度の事業年度末は、支払日（令和7年1月31日(金)（2025-01-31））より前の日付を入力してください"
+            in body
+        )
+        assert f'value="{late}"' in body and 'value="2,000万"' in body  # nothing typed is lost
+        assert 'id="e0-fiscal_year_end"' in body  # and the message is at the field
+    assert not FollowUpReport.objects.filter(application=app).exists()
+    assert client.post(f"{url}0/", BASELINE | {"fiscal_year_end": "2025-01-30"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_before_payment_the_baseline_year_must_have_closed(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shien.applications import followup
+    from shien.applications.models import State
+
+    monkeypatch.setattr(followup, "now", lambda: NOW)
+    owner = user("owner@example.jp")
+    app = paid_monozukuri(owner, state=State.GRANTED)
+    client.force_login(owner)
+    url = f"/applications/{app.pk}/followup/0/"
+    refused = client.post(url, BASELINE | {"fiscal_year_end": "2025-07-01"})  # NOW's day: not closed yet
+    assert (
+        refused.status_code == 422
+        and "決算の済んだ事業年度の末日（本日より前の日付）" in refused.content.decode()
+    )
+    assert client.post(url, BASELINE | {"fiscal_year_end": "2025-03-31"}).status_code == 302
+
+
+@pytest.mark.django_db
+def test_sales_read_oku_like_every_amount_field(client: Client) -> None:
+    owner = user("owner@example.jp")
+    app = paid_monozukuri(owner)
+    client.force_login(owner)
+    response = client.post(
+        f"/applications/{app.pk}/followup/0/", BASELINE | {"sales_yen": "5億", "personnel_yen": "0.7億"}
+    )
+    assert response.status_code == 302
+    base = FollowUpReport.objects.get(application=app, year=0)
+    assert (base.sales_yen, base.personnel_yen) == (500_000_000, 70_000_000)
+    parse = views_followup.parse_amount
+    assert [parse("5億"), parse("1.5億円"), parse("▲0.5億", negative=True)] == [
+        500_000_000,
+        150_000_000,
+        -50_000_000,
+    ]
+    with pytest.raises(ValueError, match="大きすぎます"):
+        parse("9" * 30)
+
+
+@pytest.mark.django_db
+def test_the_error_summary_lists_each_field_and_links_to_it(client: Client) -> None:
+    owner = user("owner@example.jp")
+    app = paid_monozukuri(owner)
+    client.force_login(owner)
+    typed = BASELINE | {"fiscal_year_end": "2024/13/40", "personnel_yen": "七千万", "min_wage_yen": ""}
+    response = client.post(f"/applications/{app.pk}/followup/0/", typed)
+    body = response.content.decode()
+    assert response.status_code == 422
+    summary = body[body.index('<div class="error-summary" role="alert">') :]
+    summary = summary[: summary.index("</div>")]
+    assert "入力内容を確認してください（3件）" in summary
+    assert '<a href="#f0-fiscal_year_end">事業年度末: 日付で入力してください（例: 2025-03-31）</a>' in summary
+    assert '<a href="#f0-personnel_yen">人件費: 金額を数字で入力してください' in summary
+    assert '<a href="#f0-min_wage_yen">事業場内最低賃金（時給）を入力してください</a>' in summary
+    assert body.count('role="alert"') == 1  # one summary, not one at the top and another in the form
+    assert 'value="七千万"' in body and 'id="e0-personnel_yen"' in body

@@ -20,7 +20,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 DEADLINE = datetime(2024, 3, 27, 17, 0, tzinfo=JST)  # ものづくり 18次
-PDF = b"%PDF-1.7\n" + b"x" * 1000
+PDF = b"%PDF-1.7\n" + b"x" * 1000 + b"\n%%EOF\n"
 
 
 @pytest.fixture
@@ -152,8 +152,15 @@ def test_state_machine_permissions_reasons_and_audit(frozen: None) -> None:
         actor=secretariat, application=app, action_name="return", reason="見積書が不足しています"
     )
     assert app.state == State.RETURNED
-    app = services.application_submit(actor=owner, application=app, at=DEADLINE)  # resubmitted, same receipt
-    assert app.receipt_number == "MONOZUKURI-18-000001"
+    first_received = app.submitted_at
+    later = DEADLINE + timedelta(days=10)  # the correction comes after the call's deadline: accepted
+    app = services.application_submit(actor=owner, application=app, at=later)  # resubmitted, same receipt
+    assert app.receipt_number == "MONOZUKURI-18-000001" and app.state == State.SUBMITTED
+    assert app.submitted_at == first_received  # the first 受付日時 stands; the correction is recorded
+    assert (
+        AuditLog.objects.filter(action="application.submit").latest("pk").data["resubmitted_at"]
+        == later.isoformat()
+    )
     app = workflow.transition(actor=secretariat, application=app, action_name="start_review")
     app = workflow.transition(actor=secretariat, application=app, action_name="adopt")
     assert app.state == State.ADOPTED

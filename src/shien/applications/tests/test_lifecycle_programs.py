@@ -24,7 +24,7 @@ from shien.rules.errors import DomainError
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
-PDF = b"%PDF-1.7\n" + b"evidence " * 100
+PDF = b"%PDF-1.7\n" + b"evidence " * 100 + b"\n%%EOF\n"
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,12 @@ def test_whole_lifecycle(case: Case, monkeypatch: pytest.MonkeyPatch, media: Non
     if case.program == "shoryokuka":
         expected = ["submitted", "under_review", "granted", "results_reported", "confirmed", "paid"]
     assert moves == expected
-    assert Notification.objects.filter(user=owner, kind__startswith="application.").count() == len(expected)
+    form4 = 1 if case.program == "jizokuka" else 0  # the business also hears that 様式4 was issued
+    assert (
+        Notification.objects.filter(user=owner, kind__startswith="application.").count()
+        == len(expected) + form4
+    )
+    assert Notification.objects.filter(user=owner, kind="application.form4").count() == form4
 
 
 def test_a_paid_grant_cannot_be_withdrawn_or_moved_back(monkeypatch: pytest.MonkeyPatch, media: None) -> None:

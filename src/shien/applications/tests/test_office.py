@@ -30,7 +30,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PDF = b"%PDF-1.7\n"
+PDF = b"%PDF-1.7\n%%EOF\n"  # a header and an end marker, as a reader needs
 SCORES = ("technology", "commercialization", "policy")
 
 
@@ -317,8 +317,8 @@ def test_exports_parse_back_with_the_same_columns(
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == office.EXPORT_HEADER
     a = round18["A"]
-    assert rows[1] == [a.receipt_number, "A精機", "", "ものづくり補助金", rows[1][4], "18", "審査中",
-                       "2024-03-26 10:00:00", "令和6年3月26日(火) 10:00（2024-03-26）", "18333333", "", "", ""]  # fmt: skip
+    assert rows[1] == [a.receipt_number, "A精機", "", "ものづくり補助金", rows[1][4], "18次公募（全枠）", "審査中",
+                       "2024-03-26T10:00:00+09:00", "令和6年3月26日(火) 10:00（2024-03-26）", "18333333", "", "", ""]  # fmt: skip
     assert "省力化" in rows[1][4]
     assert [r[1] for r in rows[1:]] == ["A精機", "B工業", "C製作所"]
 
@@ -328,9 +328,9 @@ def test_exports_parse_back_with_the_same_columns(
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert list(values[0]) == office.EXPORT_HEADER
     assert values[1][0] == a.receipt_number and values[1][9] == 18_333_333 and isinstance(values[1][9], int)
-    assert values[1][7] == AT.replace(tzinfo=None)  # JST, as Excel has no time zones
+    assert values[1][7] == "2024-03-26T10:00:00+09:00"  # ISO 8601 in JST: Excel has no time zones
     assert [r[1] for r in values[1:]] == ["A精機", "B工業", "C製作所"]
-    assert list(values[1][1:7]) == ["A精機", None, rows[1][3], rows[1][4], "18", "審査中"]
+    assert list(values[1][1:7]) == ["A精機", None, rows[1][3], rows[1][4], "18次公募（全枠）", "審査中"]
 
 
 def test_exports_never_turn_an_applicants_text_into_a_formula(client: Client, staff: dict[str, User]) -> None:
@@ -475,7 +475,7 @@ def test_attachments_stream_with_their_type_and_are_refused_when_tampered(
     client: Client, staff: dict[str, User], settings: Any
 ) -> None:
     app = draft("I社", 20_000_000)
-    content = PDF + "事業計画".encode() * 1000
+    content = b"%PDF-1.7\n" + "事業計画".encode() * 1000 + b"\n%%EOF\n"
     attachment = services.attachment_add(
         actor=owner_of(app), application=app, name="事業計画書.pdf", content=content
     )

@@ -14,7 +14,7 @@ from shien.applications.models import Application, State
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
-PDF = b"%PDF-1.7\n" + b"y" * 500
+PDF = b"%PDF-1.7\n" + b"y" * 500 + b"\n%%EOF\n"
 
 
 @pytest.fixture(autouse=True)

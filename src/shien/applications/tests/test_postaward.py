@@ -17,7 +17,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PDF = b"%PDF-1.7\n"
+PDF = b"%PDF-1.7\n%%EOF\n"  # a header and an end marker, as a reader needs
 
 
 @pytest.fixture(autouse=True)

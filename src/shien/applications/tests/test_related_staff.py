@@ -44,3 +44,20 @@ def test_a_related_secretariat_member_cannot_decide(relation: str) -> None:
         workflow.transition(actor=other, application=app, action_name="start_review").state
         == State.UNDER_REVIEW
     )
+
+
+def test_a_related_secretariat_member_cannot_decide_a_plan_change(settings: Any, tmp_path: Any) -> None:
+    from shien.applications import changes
+    from shien.applications.tests.factories import granted
+
+    owner, office = user("owner2@example.jp"), user("office2@example.jp", Role.SECRETARIAT)
+    app = granted(owner, office, AT)
+    plan = {**MONOZUKURI_PLAN, "expenses": [{"category": "machinery", "amount_yen": 30_000_000}]}
+    change = changes.change_request(
+        actor=owner, application=app, plan=plan, reason="機械の仕様を見直したため"
+    )
+    insider = user("insider2@example.jp", Role.SECRETARIAT)
+    Membership.objects.create(user=insider, organization=app.organization)
+    with pytest.raises(DomainError, match="関係する事業者"):
+        changes.change_decide(actor=insider, change=change, approve=True)
+    assert changes.change_decide(actor=office, change=change, approve=True).status == "approved"

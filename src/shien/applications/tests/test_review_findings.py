@@ -122,8 +122,12 @@ def test_odd_input_gets_a_japanese_message_not_a_server_error(client: Client) ->
     stale = client.post(f"/applications/{draft.pk}/autosave/", {"version": "x"})
     assert stale.status_code == 409 and "読み込み直して" in stale.content.decode()
     # "²" is a digit to str.isdigit() and not to int(): the IT導入 form's 業務プロセス数
-    plan, errors = views._plan_from(QueryDict("e_software=100万&processes=²"), ("software",))
-    assert plan["expenses"] == [{"category": "software", "amount_yen": 1_000_000}] and not errors
+    plan, errors = views._plan_from(
+        QueryDict("e_software=100万&processes=²"), ("software",)
+    )  # NFKC: 2, as amounts
+    assert (
+        plan["expenses"] == [{"category": "software", "amount_yen": 1_000_000, "processes": 2}] and not errors
+    )
 
     granted = at_state(State.GRANTED, owner, office_user)
     proof = services.attachment_add(actor=owner, application=granted, name="r.pdf", content=PDF)

@@ -1,10 +1,15 @@
 // Draft backup: the application form's values are kept in this browser's localStorage on every input,
-// keyed by application id + version, so nothing typed is lost when an autosave fails (network down,
-// session expired). A failed save says so; when the page is opened again with a backup newer than the
-// server's copy, 「端末に残っている入力を復元」 refills the form and saves it. A successful save clears it.
+// keyed by application id + the version the form was loaded at + this page's own id (two tabs never
+// overwrite each other's backup), so nothing typed is lost when an autosave fails (network down, session
+// expired, another tab saved first: 409). A failed save says so; when the page is opened again with a
+// backup that differs from the server's copy, 「端末に残っている入力を復元」 offers it. A backup typed on an
+// older version (the other tab's save came in between) is offered too, saying so and naming the fields it
+// would overwrite; the user decides. Restoring applies what was typed in that tab (the fields it changed
+// from what it had loaded) and saves it. A successful save clears this page's own backups only.
 (function () {
   "use strict";
   var FAILED = "保存できませんでした。入力内容はこの端末に一時保存されています";
+  var STALE = "別の画面で新しい内容が保存されています。この画面を読み込み直すと、この端末に残っている入力を復元するかどうか選べます。";
   var EXPIRED = "ログインの有効期限が切れました。もう一度ログインしてからこの画面を開くと、入力を復元できます。";
 
   function storage() {
@@ -24,6 +29,7 @@
     if (!form || !store) { return; }
     var appId = form.getAttribute("data-draft-key");
     var prefix = "shien:draft:" + appId + ":";
+    var page = Date.now().toString(36) + Math.random().toString(36).slice(2, 10); // this page's backups
     var status = document.getElementById("backup-status");
     var restoreBox = document.getElementById("draft-restore");
     var sent = null; // the form's state when the pending autosave was sent
@@ -32,7 +38,7 @@
       var input = document.getElementById("version");
       return input ? input.value : "0";
     }
-    function key() { return prefix + version(); }
+    function key() { return prefix + version() + ":" + page; }
 
     function fields() {
       var out = {};
@@ -43,16 +49,19 @@
       return out;
     }
     function same(a, b) { return JSON.stringify(a) === JSON.stringify(b); }
+    var base = fields(); // what the server has, as far as this page knows: as loaded, then as last saved
 
     function backup() {
       try {
-        store.setItem(key(), JSON.stringify({ savedAt: new Date().toISOString(), fields: fields() }));
+        store.setItem(key(), JSON.stringify({
+          savedAt: new Date().toISOString(), version: version(), base: base, fields: fields()
+        }));
       } catch (e) { /* storage full: nothing more to do */ }
     }
-    function clearAll() {
+    function clearMine() { // another tab's backups are that tab's to clear
       for (var i = store.length - 1; i >= 0; i--) {
         var k = store.key(i);
-        if (k && k.indexOf(prefix) === 0) { store.removeItem(k); }
+        if (k && k.indexOf(prefix) === 0 && k.slice(-page.length - 1) === ":" + page) { store.removeItem(k); }
       }
     }
     function show(message) {
@@ -141,6 +150,8 @@
         var code = xhr ? xhr.status : 0;
         if (code === 401 || code === 403 || toLogin(xhr)) {
           show(FAILED + "。" + EXPIRED);
+        } else if (code === 409) {
+          show(FAILED + "。" + STALE);
         } else if (code >= 400 && code < 500) {
           show(FAILED + "。上の表示に従って入力内容を確かめてください。");
         } else {
@@ -149,7 +160,8 @@
         return;
       }
       hide();
-      clearAll();
+      clearMine();
+      if (sent) { base = sent; } // the server now has what was sent
       if (sent && !same(sent, fields())) { backup(); } // typed while the save was on its way
       sent = null;
     });
@@ -159,34 +171,88 @@
       show(FAILED + "。通信が回復すると、次の入力で自動的に保存します。");
     });
 
-    // a backup of this version that differs from what the server shows: offer to restore it
-    var raw = store.getItem(key());
-    for (var i = store.length - 1; i >= 0; i--) { // backups of older versions can no longer be applied
+    // backups left by earlier pages (this tab before a reload, a closed tab, a tab that lost to another
+    // tab's save) that would change what the server shows: offer them, the newest first
+    var current = parseInt(version(), 10);
+    var offers = [];
+    for (var i = store.length - 1; i >= 0; i--) {
       var k = store.key(i);
-      if (k && k.indexOf(prefix) === 0 && k !== key()) { store.removeItem(k); }
+      if (!k || k.indexOf(prefix) !== 0) { continue; }
+      var saved = null;
+      try { saved = JSON.parse(store.getItem(k)); } catch (e) { saved = null; }
+      if (!saved || !saved.fields) { store.removeItem(k); continue; }
+      var typed = edits(saved);
+      if (!Object.keys(typed).length) { store.removeItem(k); continue; } // nothing it would change
+      var at = parseInt(String(saved.version || k.slice(prefix.length).split(":")[0]), 10);
+      offers.push({ key: k, saved: saved, typed: typed, stale: !isNaN(at) && !isNaN(current) && at < current });
     }
-    if (!raw || !restoreBox) { return; }
-    var saved;
-    try { saved = JSON.parse(raw); } catch (e) { store.removeItem(key()); return; }
-    if (!saved || !saved.fields || same(saved.fields, fields())) { store.removeItem(key()); return; }
-    var when = document.getElementById("draft-restore-time");
-    if (when && saved.savedAt) { when.textContent = new Date(saved.savedAt).toLocaleString("ja-JP"); }
-    restoreBox.hidden = false;
-    document.getElementById("draft-restore-button").addEventListener("click", function () {
-      var target = null;
+    offers.sort(function (a, b) { return String(b.saved.savedAt || "").localeCompare(String(a.saved.savedAt || "")); });
+    if (!restoreBox) { return; }
+
+    // what restoring would put in the form: the fields that page changed from what it had loaded (all
+    // of them for a backup without that), where the form shows something else now
+    function edits(saved) {
+      var now = fields();
+      var out = {};
       Object.keys(saved.fields).forEach(function (id) {
+        if (!Object.prototype.hasOwnProperty.call(now, id)) { return; } // a field the form no longer has
+        if (saved.base && same(saved.fields[id], saved.base[id])) { return; } // not typed in that page
+        if (!same(saved.fields[id], now[id])) { out[id] = saved.fields[id]; }
+      });
+      return out;
+    }
+    function labelOf(id) {
+      var el = document.getElementById(id);
+      if (!el) { return id; }
+      var fieldset = el.type === "radio" && el.closest("fieldset");
+      var legend = fieldset && fieldset.querySelector("legend");
+      if (legend) { return legend.textContent.trim(); }
+      var label = form.querySelector('label[for="' + id + '"]');
+      return label ? label.textContent.trim() : id;
+    }
+
+    var shown = null;
+    var when = document.getElementById("draft-restore-time");
+    var staleBox = document.getElementById("draft-restore-stale");
+    var fieldsBox = document.getElementById("draft-restore-fields");
+    var fieldList = document.getElementById("draft-restore-field-list");
+    function offerNext() {
+      shown = offers.shift() || null;
+      if (!shown) { restoreBox.hidden = true; return; }
+      if (when) { when.textContent = shown.saved.savedAt ? new Date(shown.saved.savedAt).toLocaleString("ja-JP") : ""; }
+      if (staleBox) { staleBox.hidden = !shown.stale; }
+      if (fieldsBox && fieldList) {
+        var names = [];
+        Object.keys(shown.typed).forEach(function (id) {
+          var name = labelOf(id);
+          if (names.indexOf(name) === -1) { names.push(name); }
+        });
+        fieldList.textContent = names.join("、");
+        fieldsBox.hidden = !shown.stale || !names.length;
+      }
+      restoreBox.hidden = false;
+    }
+    document.getElementById("draft-restore-button").addEventListener("click", function () {
+      if (!shown) { return; }
+      var target = null;
+      Object.keys(shown.typed).forEach(function (id) {
         var el = document.getElementById(id);
         if (!el || el.form !== form) { return; }
-        if ("checked" in saved.fields[id]) { el.checked = saved.fields[id].checked; } else { el.value = saved.fields[id].value; }
+        if ("checked" in shown.typed[id]) { el.checked = shown.typed[id].checked; } else { el.value = shown.typed[id].value; }
         target = target || el;
       });
+      store.removeItem(shown.key);
+      shown = null;
+      offers = []; // one at a time: any other backup stays stored and is offered when the page is next opened
       restoreBox.hidden = true;
+      backup(); // kept under this page until the save below succeeds
       if (target) { target.dispatchEvent(new Event("change", { bubbles: true })); } // autosave now
     });
     document.getElementById("draft-discard-button").addEventListener("click", function () {
-      store.removeItem(key());
-      restoreBox.hidden = true;
+      if (shown) { store.removeItem(shown.key); }
+      offerNext();
     });
+    offerNext();
   }
 
   if (document.readyState === "loading") {
