@@ -10,7 +10,6 @@ the browser's back button reloads the application as it is now, never a stale pa
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import unicodedata
@@ -32,7 +31,8 @@ from django.views.decorators.http import require_GET, require_POST
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for, organization_get, request_user
 from shien.applications import changes, postaward, services, workflow
-from shien.applications.models import Application, Attachment, ChangeRequest, Form4Issue, State
+from shien.applications.files import open_verified
+from shien.applications.models import Application, ChangeRequest, Form4Issue, State
 from shien.applications.selectors import application_get
 from shien.core.models import AuditLog
 from shien.navigator.services import _number, read_answers
@@ -620,24 +620,6 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
         )
     messages.success(request, f"「{attachment.name}」を添付しました")
     return redirect(reverse("application-detail", args=[app.pk]) + "#att")
-
-
-def open_verified(attachment: Attachment) -> Any | None:
-    """The stored file, opened for reading, if its SHA-256 is still the one recorded at upload; None (and
-    an error in the log) if it is not. Http404 if the file is gone."""
-    try:
-        handle = attachment.file.storage.open(attachment.file.name, "rb")
-    except OSError:
-        raise Http404("ファイルが見つかりません") from None
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(64 * 1024), b""):
-        digest.update(chunk)
-    if digest.hexdigest() != attachment.sha256:
-        handle.close()
-        logger.error("attachment %s: SHA-256 mismatch (tampered or damaged)", attachment.pk)
-        return None
-    handle.seek(0)
-    return handle
 
 
 @never_cache

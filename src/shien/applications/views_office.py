@@ -9,7 +9,6 @@ submission is refused or recognised as already done, and the user's input is kep
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import request_user
 from shien.applications import followup, office, postaward, review, workflow
+from shien.applications.files import open_verified
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -508,19 +508,10 @@ def attachment_download(request: HttpRequest, user: User, pk: int, attachment_pk
     attachment = app.attachments.filter(pk=attachment_pk).first()
     if attachment is None:
         raise Http404("ファイルが見つかりません")
-    try:
-        handle = attachment.file.storage.open(attachment.file.name, "rb")
-    except OSError:
-        raise Http404("ファイルが見つかりません") from None
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(64 * 1024), b""):
-        digest.update(chunk)
-    if digest.hexdigest() != attachment.sha256:
-        handle.close()
-        logger.error("attachment %s: SHA-256 mismatch (tampered or damaged)", attachment.pk)
+    handle = open_verified(attachment)
+    if handle is None:
         message = "このファイルは保存後に変更された可能性があるため、表示できません。システム管理者に連絡してください"
         return render(request, "office/error.html", {**_nav(request), "message": message}, status=409)
-    handle.seek(0)
     response = FileResponse(
         handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
     )
