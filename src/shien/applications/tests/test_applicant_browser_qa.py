@@ -256,10 +256,10 @@ def test_back_after_withdrawing_never_shows_a_live_withdraw_button(live_server: 
     page.get_by_role("button", name="確認へ進む").click()
     page.get_by_role("button", name="取り下げる").click()
     page.get_by_text("申請を取り下げました").wait_for()
-    try:
-        page.go_back()  # to the confirmation step: not kept (no-store), so never shown as it was
-    except Exception as exc:  # noqa: BLE001 - Chromium's own "resubmit the form?" page
-        assert "ERR_CACHE_MISS" in str(exc)
+    page.go_back()  # to the confirmation step: its history entry is a plain GET now, so it asks again
+    page.get_by_text("この申請は取り下げ済みです").wait_for()  # … and lands on the application as it is
+    assert page.url == f"{live_server.url}/applications/{app.pk}/"
+    expect(page.locator("#app-state")).to_have_text("取下げ")
     expect(page.get_by_role("button", name="取り下げる")).to_have_count(0)
 
 

@@ -64,3 +64,11 @@ document.addEventListener("htmx:historyRestore", function () {
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", focusSummary); } else { focusSummary(); }
 })();
+
+// a step shown in answer to a form (a confirmation): its history entry becomes a plain GET of the same
+// address, so Back or reload later asks the server for the current state instead of re-sending the form
+(function () {
+  if (document.querySelector("[data-history-get]") && window.history.replaceState) {
+    window.history.replaceState(window.history.state, "", window.location.href);
+  }
+})();
