@@ -8,6 +8,8 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 
 from shien.accounts.models import User
+from shien.rules.errors import DomainError
+from shien.rules.text import parse_yen
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 
@@ -56,16 +58,16 @@ class YenField(forms.CharField):
         self.widget.attrs.update({"maxlength": "40", "inputmode": "text"})
 
     def to_python(self, value: Any) -> int | None:  # type: ignore[override]
-        from shien.navigator.services import _number
-
         text = super().to_python(value)
+        if not text:
+            return None
         if len(text) > 40:
             raise forms.ValidationError("金額は40文字以内で入力してください")
         try:
-            amount = _number(text)
-        except ValueError:
+            amount = parse_yen(text, limit=None)
+        except DomainError:
             raise forms.ValidationError("1,500,000 や 150万 のように、円の金額を入力してください") from None
-        if amount is not None and amount > self.max_yen:
+        if amount > self.max_yen:
             raise forms.ValidationError(f"{self.max_yen:,}円以下で入力してください")
         return amount
 

@@ -30,7 +30,7 @@ from shien.core.models import AuditLog
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
-from shien.rules.text import wareki_datetime, yen
+from shien.rules.text import parse_yen, wareki_datetime, yen  # noqa: F401 (parse_yen: office.parse_yen)
 from shien.rules.vocab import MAX_YEN
 
 STAFF = (Role.SECRETARIAT, Role.BUREAU)
@@ -467,27 +467,6 @@ def round_figures(program: str, round_id: str) -> RoundFigures:
 def _secretariat(actor: User, what: str) -> None:
     if not actor.has_role(Role.SECRETARIAT):
         raise DomainError("forbidden", f"{what}権限がありません")
-
-
-def parse_yen(text: str) -> int:
-    """'300,000,000' / '３億' / '1.5億円' / '2,500万' → int yen; anything else is a DomainError."""
-    value = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
-    scale = 1
-    for suffix, factor in (("億", 100_000_000), ("万", 10_000)):
-        if value.endswith(suffix):
-            value, scale = value[: -len(suffix)], factor
-            break
-    whole, dot, part = value.partition(".")
-    if not whole.isdecimal() or (dot and not part.isdecimal()):  # isdigit() would pass "²", int() not
-        raise DomainError("invalid_input", "金額は数字で入力してください（例: 300,000,000 または 3億）")
-    if len(whole.lstrip("0") + part) > 20:
-        raise DomainError("invalid_input", "金額が大きすぎます")
-    amount = Fraction(int(whole + part), 10 ** len(part)) * scale
-    if amount.denominator != 1:
-        raise DomainError("invalid_input", "金額は1円単位で入力してください")
-    if amount > MAX_YEN:
-        raise DomainError("invalid_input", "金額が大きすぎます")
-    return int(amount)
 
 
 @transaction.atomic

@@ -15,9 +15,10 @@ from django.http import QueryDict
 from pydantic import ValidationError
 
 from shien.rules.engine import estimate, now
+from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 from shien.rules.schema import Profile, japanese_errors
-from shien.rules.text import wareki_datetime, yen
+from shien.rules.text import parse_yen, wareki_datetime, yen
 from shien.rules.vocab import EXPENSE_CATEGORIES, INDUSTRIES, INVOICE_FUNCTIONS, PREFECTURES, PURPOSES
 
 # the expense lines the form asks about, in the order a business thinks of them
@@ -51,25 +52,14 @@ PATH_FIELD = {
 
 
 def _number(text: str) -> int | None:
-    """'1,500,000' / '１５０万' / '150万円' → int; '' → None; raises ValueError otherwise."""
-    value = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
-    if not value:
+    """'1,500,000' / '１５０万' / '150万円' / '1.5億' → int; '' → None; raises ValueError otherwise
+    (the one amount reader, `parse_yen`, with an empty answer meaning "not given")."""
+    if not unicodedata.normalize("NFKC", text).strip():
         return None
-    scale = 1
-    if value.endswith("万"):
-        value, scale = value[:-1], 10_000
-    if not value.replace(".", "", 1).isdigit():
-        raise ValueError(text)
-    whole, _, fraction = value.partition(".")
-    number = int(whole or "0") * scale
-    if fraction:
-        if scale == 1:
-            raise ValueError(text)
-        digits = fraction[:4].ljust(4, "0")
-        number += int(digits)  # 1.5万 = 15,000
-        if len(fraction) > 4:
-            raise ValueError(text)
-    return number
+    try:
+        return parse_yen(text, limit=None)
+    except DomainError:
+        raise ValueError(text) from None
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Final
 
+from shien.rules.errors import DomainError
 from shien.rules.registry import JST
+from shien.rules.vocab import MAX_YEN
 
 # (first day, era name); the first year of an era is written 元年
 ERAS: Final[tuple[tuple[date, str], ...]] = (
@@ -65,3 +68,25 @@ def wareki_date(day: date) -> str:
 def wareki_month(year: int, month: int) -> str:
     """令和6年3月（2024年3月）."""
     return f"{wareki_year(date(year, month, 1))}{month}月（{year}年{month}月）"
+
+
+def parse_yen(text: str, *, limit: int | None = MAX_YEN) -> int:
+    """'300,000,000' / '３億' / '1.5億円' / '2,500万' → int yen; anything else is a DomainError, and so is
+    an amount above `limit` (None: the caller checks the size and words its own message)."""
+    value = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
+    scale = 1
+    for suffix, factor in (("億", 100_000_000), ("万", 10_000)):
+        if value.endswith(suffix):
+            value, scale = value[: -len(suffix)], factor
+            break
+    whole, dot, part = value.partition(".")
+    if not whole.isdecimal() or (dot and not part.isdecimal()):  # isdigit() would pass "²", int() not
+        raise DomainError("invalid_input", "金額は数字で入力してください（例: 300,000,000 または 3億）")
+    if limit is not None and len(whole.lstrip("0") + part) > 20:
+        raise DomainError("invalid_input", "金額が大きすぎます")
+    amount = Fraction(int(whole + part), 10 ** len(part)) * scale
+    if amount.denominator != 1:
+        raise DomainError("invalid_input", "金額は1円単位で入力してください")
+    if limit is not None and amount > limit:
+        raise DomainError("invalid_input", "金額が大きすぎます")
+    return int(amount)
