@@ -23,23 +23,13 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from shien.accounts import validators
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, User
+from shien.accounts.services import checked_facts, is_owner, membership_of
 from shien.core.notifications import notify
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
-from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 FACTS = ("name", "prefecture", "industry", "employees", "capital_yen", "corporate_number", "invoice_number")
-
-
-def membership_of(user: User, organization: Organization) -> Membership | None:
-    return Membership.objects.filter(user=user, organization=organization).first()
-
-
-def is_owner(user: User, organization: Organization) -> bool:
-    membership = membership_of(user, organization)
-    return membership is not None and membership.kind == Membership.Kind.OWNER
 
 
 def _require_owner(user: User, organization: Organization, what: str) -> None:
@@ -53,31 +43,8 @@ def organization_update(*, actor: User, organization: Organization, **facts: Any
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     if membership_of(actor, org) is None:
         raise DomainError("forbidden", "事業者の情報を変更できるのは、その事業者の代表者・担当者です")
-    name = str(facts.get("name", org.name)).strip()
-    if not name:
-        raise DomainError("invalid_input", "事業者名を入力してください")
-    if facts.get("prefecture", org.prefecture) not in PREFECTURES:
-        raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
-    if facts.get("industry", org.industry) not in INDUSTRIES:
-        raise DomainError("invalid_input", "業種を選んでください")
-    employees = facts.get("employees", org.employees)
-    capital = facts.get("capital_yen", org.capital_yen)
-    if employees is None or employees < 0 or (capital is not None and capital < 0):
-        raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
-    number = validators.corporate_number(str(facts.get("corporate_number", org.corporate_number) or ""))
-    if number and Organization.objects.filter(corporate_number=number).exclude(pk=org.pk).exists():
-        raise DomainError("duplicate", "この法人番号の事業者はすでに登録されています")
-    new = {
-        "name": name,
-        "prefecture": facts.get("prefecture", org.prefecture),
-        "industry": facts.get("industry", org.industry),
-        "employees": employees,
-        "capital_yen": capital,
-        "corporate_number": number,
-        "invoice_number": validators.invoice_number(
-            str(facts.get("invoice_number", org.invoice_number) or "")
-        ),
-    }
+    current = {field: getattr(org, field) for field in FACTS}
+    new = checked_facts(**(current | {k: v for k, v in facts.items() if k in FACTS}), other_than=org)
     changed = {k: [getattr(org, k), v] for k, v in new.items() if getattr(org, k) != v}
     if not changed:  # a repeated save: nothing changes, nothing is recorded
         return org

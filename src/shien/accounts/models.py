@@ -7,6 +7,7 @@ organization only while the organization's recorded consent is in force.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -72,6 +73,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def has_role(self, role: str) -> bool:
         return role in self.role_names()
+
+    def has_any_role(self, roles: Iterable[str]) -> bool:
+        return not self.role_names().isdisjoint(roles)
 
     def refresh_from_db(self, *args: object, **kwargs: object) -> None:
         self.__dict__.pop("_role_names", None)

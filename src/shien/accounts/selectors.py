@@ -14,7 +14,7 @@ def organizations_for(user: User) -> QuerySet[Organization]:
     """Organizations the user may act for: its own, and those that consented to it as advisor."""
     if not user.is_authenticated:
         return Organization.objects.none()
-    if user.roles.filter(role__in=STAFF_ROLES).exists():
+    if user.has_any_role(STAFF_ROLES):
         return Organization.objects.all()
     return Organization.objects.filter(
         Q(memberships__user=user)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,6 +13,53 @@ from shien.core.notifications import notify
 from shien.core.services import audit_record, created_before
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+
+def checked_facts(
+    *,
+    name: str,
+    prefecture: str,
+    industry: str,
+    employees: int | None,
+    capital_yen: int | None,
+    corporate_number: str,
+    invoice_number: str,
+    other_than: Organization | None = None,
+) -> dict[str, Any]:
+    """An organization's facts, validated and normalized (法人番号 and インボイス登録番号 by check digit,
+    the 法人番号 not held by another organization), for registering or correcting it."""
+    if not name.strip():
+        raise DomainError("invalid_input", "事業者名を入力してください")
+    if prefecture not in PREFECTURES:
+        raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
+    if industry not in INDUSTRIES:
+        raise DomainError("invalid_input", "業種を選んでください")
+    if employees is None or employees < 0 or (capital_yen is not None and capital_yen < 0):
+        raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
+    number = validators.corporate_number(corporate_number or "")
+    holders = Organization.objects.filter(corporate_number=number)
+    if other_than is not None:
+        holders = holders.exclude(pk=other_than.pk)
+    if number and holders.exists():
+        raise DomainError("duplicate", "この法人番号の事業者はすでに登録されています")
+    return {
+        "name": name.strip(),
+        "prefecture": prefecture,
+        "industry": industry,
+        "employees": employees,
+        "capital_yen": capital_yen,
+        "corporate_number": number,
+        "invoice_number": validators.invoice_number(invoice_number or ""),
+    }
+
+
+def membership_of(user: User, organization: Organization) -> Membership | None:
+    return Membership.objects.filter(user=user, organization=organization).first()
+
+
+def is_owner(user: User, organization: Organization) -> bool:
+    membership = membership_of(user, organization)
+    return membership is not None and membership.kind == Membership.Kind.OWNER
 
 
 @transaction.atomic
@@ -28,32 +77,22 @@ def organization_create(
 ) -> Organization:
     """A new 事業者 with `actor` as its representative. With `idempotency_key` (one per rendered form)
     a repeated request (a double click, a retry) returns the organization the first one created."""
-    if not name.strip():
-        raise DomainError("invalid_input", "事業者名を入力してください")
-    if prefecture not in PREFECTURES:
-        raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
-    if industry not in INDUSTRIES:
-        raise DomainError("invalid_input", "業種を選んでください")
-    if employees < 0 or (capital_yen is not None and capital_yen < 0):
-        raise DomainError("invalid_input", "従業員数・資本金は0以上で入力してください")
     key = idempotency_key.strip()[:100]
     if key:
         earlier = created_before(actor=actor, action="organization.create", key=key)
         repeat = Organization.objects.filter(pk__in=earlier).first()
         if repeat is not None:
             return repeat
-    number = validators.corporate_number(corporate_number)
-    if number and Organization.objects.filter(corporate_number=number).exists():
-        raise DomainError("duplicate", "この法人番号の事業者はすでに登録されています")
-    org = Organization.objects.create(
-        name=name.strip(),
+    facts = checked_facts(
+        name=name,
         prefecture=prefecture,
         industry=industry,
         employees=employees,
         capital_yen=capital_yen,
-        corporate_number=number,
-        invoice_number=validators.invoice_number(invoice_number),
+        corporate_number=corporate_number,
+        invoice_number=invoice_number,
     )
+    org = Organization.objects.create(**facts)
     Membership.objects.create(user=actor, organization=org, kind=Membership.Kind.OWNER)
     audit_record(
         actor=actor, action="organization.create", obj=org, data={"idempotency_key": key} if key else None
@@ -65,9 +104,7 @@ def organization_create(
 def advisor_consent_grant(*, actor: User, organization: Organization, advisor: User) -> AdvisorConsent:
     """The 代表者 consents to an advisor acting for the business; the advisor is told (inbox, email)."""
     Organization.objects.select_for_update().filter(pk=organization.pk).first()  # then check: no race
-    if not Membership.objects.filter(
-        user=actor, organization=organization, kind=Membership.Kind.OWNER
-    ).exists():
+    if not is_owner(actor, organization):
         raise DomainError("forbidden", "支援者への同意は事業者の代表者が行います")
     if not advisor.has_role(Role.ADVISOR):
         raise DomainError(
@@ -95,12 +132,7 @@ def advisor_consent_revoke(*, actor: User, consent: AdvisorConsent) -> None:
     """The 代表者 revokes a consent, or the advisor ends its own (declining to act)."""
     Organization.objects.select_for_update().filter(pk=consent.organization_id).first()
     own = consent.advisor_id == actor.pk
-    if (
-        not own
-        and not Membership.objects.filter(
-            user=actor, organization_id=consent.organization_id, kind=Membership.Kind.OWNER
-        ).exists()
-    ):
+    if not own and not is_owner(actor, consent.organization):
         raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
     if not AdvisorConsent.objects.filter(pk=consent.pk, revoked_at=None).update(revoked_at=timezone.now()):
         return  # revoked already

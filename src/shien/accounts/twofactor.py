@@ -66,7 +66,7 @@ def backup_codes_left(user: User) -> int:
 
 def two_factor_recommended(user: User) -> bool:
     """Staff (reviewers, 事務局, 経済産業局) without 2FA see a notice."""
-    return user.roles.filter(role__in=STAFF_ROLES).exists() and not has_two_factor(user)
+    return user.has_any_role(STAFF_ROLES) and not has_two_factor(user)
 
 
 # --- the sessions of a user ------------------------------------------------------------------

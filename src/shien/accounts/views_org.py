@@ -38,7 +38,7 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
 
     user = request_user(request)
     mine = members.membership_of(user, org)
-    staff = bool(user.role_names() & set(STAFF_ROLES))
+    staff = user.has_any_role(STAFF_ROLES)
     consents = members.consents_of(org)
     if mine is None and not staff:  # an advisor: only its own consent, and no member's contact details
         consents = [c for c in consents if c.advisor_id == user.pk]
@@ -50,6 +50,7 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
     memberships = list(
         Membership.objects.filter(organization=org).select_related("user").order_by("kind", "user__email")
     )
+    owners = [m for m in memberships if m.kind == Membership.Kind.OWNER]
     return {
         "org": org,
         "membership": mine,
@@ -57,9 +58,7 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
         "acting_advisor": mine is None and not staff,
         "may_see_contacts": mine is not None or staff,
         "memberships": memberships,
-        "sole_owner_id": next((m.pk for m in memberships if m.kind == Membership.Kind.OWNER), None)
-        if sum(m.kind == Membership.Kind.OWNER for m in memberships) == 1
-        else None,
+        "sole_owner_id": owners[0].pk if len(owners) == 1 else None,  # offered no way out
         "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
         "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
         "member_kinds": Membership.Kind.choices,

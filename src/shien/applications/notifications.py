@@ -65,9 +65,8 @@ def application_transitioned(
 def form4_issued(application: Application, audit_id: int) -> None:
     """The members hear that the 事業支援計画書 (様式4) was issued and the application can be submitted."""
     url = reverse("application-detail", args=[application.pk])
-    for user in recipients(application):
-        if not application.organization.memberships.filter(user=user).exists():
-            continue  # the advisor issued it: the business is told
+    members = User.objects.filter(memberships__organization=application.organization, is_active=True)
+    for user in members.order_by("pk"):  # the advisor issued it: the business is told
         notify(
             user=user,
             kind="application.form4",

@@ -88,7 +88,7 @@ def _refuse(request: HttpRequest, message: str, status: int, app: Application | 
 
 
 def _is_staff(user: User) -> bool:
-    return user.roles.filter(role__in=STAFF).exists()
+    return user.has_any_role(STAFF)
 
 
 # -- the plan form ----------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ OPTIONAL = ("employees", "sales_yen")
 
 
 def _is_staff(user: User) -> bool:
-    return user.roles.filter(role__in=STAFF_ROLES).exists()
+    return user.has_any_role(STAFF_ROLES)
 
 
 def _access(request: HttpRequest, pk: int) -> tuple[User, Application, bool, followup.Spec]:
