@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from shien.accounts import members
@@ -140,9 +140,9 @@ def member_invite(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def member_kind(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
     org = _organization(request, pk)
-    membership = Membership.objects.filter(pk=membership_pk, organization=org).select_related("user").first()
-    if membership is None:
-        raise Http404("メンバーが見つかりません")
+    membership = get_object_or_404(
+        Membership.objects.select_related("user"), pk=membership_pk, organization=org
+    )
     try:
         changed = members.member_set_kind(
             actor=request_user(request), membership=membership, kind=request.POST.get("kind", "")
@@ -158,9 +158,7 @@ def member_kind(request: HttpRequest, pk: int, membership_pk: int) -> HttpRespon
 @require_POST
 def invitation_cancel(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
     org = _organization(request, pk)
-    invitation = Invitation.objects.filter(pk=invitation_pk, organization=org).first()
-    if invitation is None:
-        raise Http404("招待が見つかりません")
+    invitation = get_object_or_404(Invitation, pk=invitation_pk, organization=org)
     try:
         members.invitation_cancel(actor=request_user(request), invitation=invitation)
     except DomainError as exc:
@@ -254,9 +252,9 @@ def consent_grant(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def consent_revoke(request: HttpRequest, pk: int, consent_pk: int) -> HttpResponse:
     org = _organization(request, pk)
-    consent = AdvisorConsent.objects.filter(pk=consent_pk, organization=org).select_related("advisor").first()
-    if consent is None:
-        raise Http404("同意が見つかりません")
+    consent = get_object_or_404(
+        AdvisorConsent.objects.select_related("advisor"), pk=consent_pk, organization=org
+    )
     user = request_user(request)
     own = consent.advisor_id == user.pk
     if not own and not members.is_owner(user, org):  # before the question names anybody

@@ -30,7 +30,7 @@ from shien.core.models import AuditLog
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
-from shien.rules.text import parse_yen, wareki_datetime, yen  # noqa: F401 (parse_yen: office.parse_yen)
+from shien.rules.text import wareki_datetime, yen
 from shien.rules.vocab import MAX_YEN
 
 STAFF = (Role.SECRETARIAT, Role.BUREAU)

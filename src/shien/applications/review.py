@@ -19,7 +19,6 @@ from django.db.models import Avg, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from shien.accounts.models import AdvisorConsent, Membership, Role, User
-from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
 from shien.applications.models import Application, ReviewAssignment, State
 from shien.core.services import audit_record
@@ -37,9 +36,7 @@ def rubric(application: Application, day: date | None = None) -> list[dict[str, 
 RELATED = "この申請者の関係者（事業者のメンバー、または同意を得た支援者）として登録されているため"
 
 
-def related(reviewer: User, application: Application) -> bool:
-    """A member or consented advisor of the applicant: the relation that bars assignment."""
-    return can_act_for(reviewer, application.organization)
+related = workflow.related  # a member or consented advisor of the applicant: bars assignment and scores
 
 
 def related_reviews() -> Q:

@@ -26,14 +26,14 @@ from icalendar import Alarm, Event
 
 from shien.accounts.models import User
 from shien.accounts.selectors import STAFF_ROLES, can_act_for, request_user
-from shien.applications import followup, office
+from shien.applications import followup
 from shien.applications.models import Application, FollowUpReport
 from shien.applications.selectors import application_get, applications_for
 from shien.programs.feeds import calendar_response
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
-from shien.rules.text import wareki_date
+from shien.rules.text import parse_yen, wareki_date
 from shien.rules.vocab import MAX_YEN
 
 CALENDAR_SALT = "shien.calendar.user"
@@ -72,7 +72,7 @@ def _access(request: HttpRequest, pk: int) -> tuple[User, Application, bool, fol
 
 def parse_amount(text: str, *, negative: bool = False) -> int | None:
     """'1,234,000' / '123万' / '１２３万円' / '5億' / '1.5億円' (and '▲50万' where a loss is possible) → int;
-    '' → None. The office's amount parser (`office.parse_yen`), so every amount field reads 万 and 億 alike;
+    '' → None. The one amount reader (`rules.text.parse_yen`), so every amount field reads 万 and 億 alike;
     a ValueError (its message in Japanese) for anything else."""
     value = unicodedata.normalize("NFKC", text or "").strip()
     sign = 1
@@ -83,9 +83,11 @@ def parse_amount(text: str, *, negative: bool = False) -> int | None:
             raise ValueError(AMOUNT_MESSAGE)
         return None
     try:
-        number = office.parse_yen(value)
-    except DomainError as exc:
-        raise ValueError(TOO_LARGE if "大きすぎ" in exc.message else AMOUNT_MESSAGE) from None
+        number = parse_yen(value, limit=None)
+    except (DomainError, ValueError):
+        raise ValueError(AMOUNT_MESSAGE) from None
+    if number > MAX_YEN:
+        raise ValueError(TOO_LARGE)
     return sign * number
 
 

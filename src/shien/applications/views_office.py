@@ -31,6 +31,7 @@ from shien.applications.files import open_verified
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
+from shien.rules.text import parse_yen
 from shien.rules.vocab import EXPENSE_CATEGORIES, PURPOSES
 
 logger = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def round_budget(request: HttpRequest, user: User, program: str, round_id: str) 
     text = request.POST.get("budget_yen", "")
     try:
         budget = office.round_budget_set(
-            actor=user, program=program, round_id=round_id, budget_yen=office.parse_yen(text)
+            actor=user, program=program, round_id=round_id, budget_yen=parse_yen(text)
         )
     except DomainError as exc:
         return _round_page(request, program, round_id, values={"budget_yen": text},
@@ -453,13 +454,13 @@ def application_grant(request: HttpRequest, user: User, pk: int) -> HttpResponse
     app = _application(user, pk)
 
     def run() -> str:
-        amount = office.parse_yen(request.POST.get("granted_yen", ""))
+        amount = parse_yen(request.POST.get("granted_yen", ""))
         decided = postaward.grant_decide(actor=user, application=app, granted_yen=amount)
         return f"交付決定しました（交付決定額 {decided.granted_yen:,}円）"
 
     def same(current: Application) -> bool:
         try:
-            return current.granted_yen == office.parse_yen(request.POST.get("granted_yen", ""))
+            return current.granted_yen == parse_yen(request.POST.get("granted_yen", ""))
         except DomainError:
             return False
 

@@ -27,6 +27,7 @@ from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organiz
 from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
+from shien.rules.text import parse_yen
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
@@ -669,10 +670,10 @@ def test_csrf_is_required_for_actions(staff: dict[str, User]) -> None:
 
 
 def test_parse_yen() -> None:
-    assert office.parse_yen("300,000,000") == 300_000_000
-    assert office.parse_yen("３億") == 300_000_000
-    assert office.parse_yen("1.5億円") == 150_000_000
-    assert office.parse_yen("2,500万") == 25_000_000
+    assert parse_yen("300,000,000") == 300_000_000
+    assert parse_yen("３億") == 300_000_000
+    assert parse_yen("1.5億円") == 150_000_000
+    assert parse_yen("2,500万") == 25_000_000
     for bad in ("", "1.5", "abc", "-5", "1.23456万"):
         with pytest.raises(DomainError):
-            office.parse_yen(bad)
+            parse_yen(bad)

@@ -13,13 +13,14 @@ from django.test import Client
 
 from shien.accounts.models import Membership, Role, User
 from shien.accounts.services import advisor_consent_grant, advisor_consent_revoke
-from shien.applications import followup, office, postaward, review, services, views, workflow
+from shien.applications import followup, postaward, review, services, views, workflow
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
 from shien.applications.tests.test_applicant_builders import PDF, at_state, freeze, people, upload
 from shien.applications.tests.test_followup_programs import BASE, figures, make_app, with_baseline
 from shien.core.models import AuditLog, Notification
 from shien.rules.errors import DomainError
+from shien.rules.text import parse_yen
 
 pytestmark = pytest.mark.django_db
 SCORES = {"technology": 8, "commercialization": 7, "policy": 6}
@@ -145,7 +146,7 @@ def test_odd_input_gets_a_japanese_message_not_a_server_error(client: Client) ->
     assign = client.post(f"/office/applications/{app.pk}/assign/", {"reviewer": "²"})
     assert assign.status_code == 422 and "審査員を選んでください" in assign.content.decode()
     with pytest.raises(DomainError, match="大きすぎます"):
-        office.parse_yen("9" * 5000)
+        parse_yen("9" * 5000)
     client.force_login(reviewer)
     score = client.post(f"/office/reviews/{assignment.pk}/score/", {**{f"score_{k}": "1" for k in SCORES},
                                                                       "score_policy": "²"})  # fmt: skip
