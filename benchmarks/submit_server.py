@@ -44,29 +44,10 @@ def add_rounds(specs: list[dict[str, Any]]) -> None:
         reg.programs[program.id] = dataclasses.replace(program, rounds=rounds)
 
 
-def close_connections_before_fork() -> None:
-    """`shien serve` runs migrate in the gunicorn master, then forks the workers (preload_app): with
-    PostgreSQL and CONN_MAX_AGE the workers would share the master's open connection (one socket,
-    several processes: "the last operation didn't produce records", crossed results). The fix belongs
-    in `shien.web.server.serve` (close the connections before gunicorn forks); until it is there, this
-    launcher does it. Closing connections that are already closed does nothing."""
-    import shien.web.server
-
-    serve = shien.web.server.serve
-
-    def closing_serve(**kw: Any) -> None:
-        from django.db import connections
-
-        connections.close_all()
-        serve(**kw)
-
-    shien.web.server.serve = closing_serve  # type: ignore[assignment]
-
-
 def main() -> int:
+    # in the gunicorn master, which forks the workers (the set-up and task worker processes of
+    # `shien serve` do not judge rounds: they need none of these)
     add_rounds(json.loads(os.environ.get("SHIEN_BENCH_ROUNDS", "[]")))
-    if os.environ.get("SHIEN_BENCH_RAW_SERVE") != "1":  # 1: measure `shien serve` exactly as it is
-        close_connections_before_fork()
     from shien.cli import main as shien
 
     return shien(sys.argv[1:])

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,66 +24,29 @@ def _fail(message: str) -> NoReturn:
 
 
 def parse_as_of(text: str | None) -> datetime | None:
-    """ISO 8601 date or datetime; a value without a zone is Japan time."""
-    from shien.rules.registry import JST
+    """ISO 8601 date or datetime (a value without a zone is Japan time), in the supported years."""
+    from shien.rules.errors import DomainError
+    from shien.rules.schema import parse_as_of as parse
 
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        except ValueError:
-            _fail(
-                f"--as-of: 日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください: {text!r}"
-            )
-    return (moment.replace(tzinfo=JST) if moment.tzinfo is None else moment).astimezone(JST)
+        return parse(text, field="--as-of")
+    except DomainError as exc:
+        _fail(f"--as-of: {exc.errors[0]['message']}: {text!r}")
 
 
-def read_documents(text: str) -> tuple[list[Any], bool]:
-    """A JSON object, a JSON array, or JSON Lines. Returns (documents, single)."""
-    stripped = text.strip()
-    if not stripped:
-        _fail("入力が空です（JSONオブジェクト、配列、または JSON Lines を指定してください）")
+def read_profiles(text: str) -> tuple[list[Any], bool]:
+    """A JSON object, a JSON array, or JSON Lines → (profiles, single); else exit 2 with every
+    problem, one line each, inputs counted from 1 (「2件目」, JSON Lines 「3行目」)."""
+    from shien.rules.errors import DomainError
+    from shien.rules.schema import format_errors
+    from shien.rules.schema import read_profiles as read
+
     try:
-        doc = json.loads(stripped)
-    except json.JSONDecodeError as whole:
-        lines = [(i, line) for i, line in enumerate(stripped.splitlines(), 1) if line.strip()]
-        if len(lines) < 2:
-            _fail(f"JSONとして読めません（{whole.lineno}行目 {whole.colno}文字目）")
-        docs = []
-        for number, line in lines:
-            try:
-                docs.append(json.loads(line))
-            except json.JSONDecodeError:
-                _fail(f"JSON Lines の{number}行目がJSONとして読めません")
-        return docs, False
-    if isinstance(doc, dict):
-        return [doc], True
-    if isinstance(doc, list):
-        return doc, False
-    _fail("JSONオブジェクト、配列、または JSON Lines を指定してください")
-
-
-def validate_profiles(docs: list[Any], *, single: bool) -> list[Any]:
-    from pydantic import ValidationError
-
-    from shien.rules.schema import Profile, format_errors, japanese_errors
-
-    profiles, problems = [], []
-    for index, doc in enumerate(docs):
-        prefix = "" if single else f"[{index}]."
-        if not isinstance(doc, dict):
-            problems.append(f"{prefix.rstrip('.') or '入力'}: JSONオブジェクトを指定してください")
-            continue
-        try:
-            profiles.append(Profile.model_validate(doc))
-        except ValidationError as exc:
-            problems.append(format_errors(japanese_errors(exc, prefix=prefix)))
-    if problems:
-        _fail("入力に誤りがあります\n" + "\n".join(problems))
-    return profiles
+        return read(text)
+    except DomainError as exc:
+        _fail("\n".join([exc.message, format_errors(exc.errors)]) if exc.errors else exc.message)
 
 
 # -- estimate -----------------------------------------------------------------------------------------
@@ -95,8 +58,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     warm_up()
 
     source = sys.stdin.read() if args.file == "-" else _read_file(args.file)
-    docs, single = read_documents(source)
-    profiles = validate_profiles(docs, single=single)
+    profiles, single = read_profiles(source)
     documents = estimate(profiles, as_of=parse_as_of(args.as_of))
     if args.json:
         out: Any = documents[0] if single else documents
@@ -106,6 +68,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         from shien.report import print_estimates
 
         print_estimates(documents)
+    explicit = args.as_of is not None or all(p.as_of is not None for p in profiles)
+    for moment in sorted({datetime.fromisoformat(d["as_of"]) for d in documents}):
+        _notice_if_no_open_round(moment, explicit=explicit)
     return 0
 
 
@@ -151,10 +116,19 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     started = time.perf_counter()
+    errors_path = Path(args.errors) if args.errors else None
     try:
-        table = screening.read_table(Path(args.input))
-        batch = screening.batch_from_table(table, ignore_unknown=args.ignore_unknown_columns)
+        screening.check_output(Path(args.output))
+        if errors_path is not None and errors_path.suffix.lower() != ".csv":
+            _fail(f"--errors: 誤りを書き出すファイルは .csv を指定してください: {errors_path.name}")
         moment = parse_as_of(args.as_of) or now()
+        population = screening.load(
+            Path(args.input),
+            ignore_unknown=args.ignore_unknown_columns,
+            keep_going=errors_path is not None,
+            encoding=args.encoding,
+        )
+        table, batch = population.table, population.batch
         with Progress(
             TextColumn("判定中"),
             BarColumn(),
@@ -168,11 +142,39 @@ def cmd_screen(args: argparse.Namespace) -> int:
                 batch, moment, workers=args.workers, progress=lambda k: progress.advance(task, k)
             )
         screening.write_table(screening.output_table(table, columns), Path(args.output))
+        if errors_path is not None:
+            screening.write_errors(population.errors, errors_path)
     except DomainError as exc:
         _fail(exc.message)
     elapsed = time.perf_counter() - started
-    console.print(f"{batch.n:,}件を判定しました（{elapsed:.2f}秒）→ {args.output}")
+    console.print(f"{batch.n:,}件を判定しました（{elapsed:.2f}秒）→ {args.output}", highlight=False)
+    if population.errors:
+        rows = len({e.line for e in population.errors})
+        console.print(
+            f"誤りのある{rows:,}行（{len(population.errors):,}か所）は判定せず、{errors_path} に書き出しました",
+            highlight=False,
+        )
+    _notice_if_no_open_round(moment, explicit=args.as_of is not None)
     return 0
+
+
+def _notice_if_no_open_round(moment: datetime, *, explicit: bool) -> None:
+    """When no grant frame takes applications at `moment`, say so on standard error (standard output
+    stays machine-readable): the amounts are then those of each frame's nearest round's rules."""
+    from shien.rules.engine import grant_frames
+    from shien.rules.frames.base import rounds_at
+    from shien.rules.text import wareki_date
+
+    rounds = rounds_at(moment)
+    if any(rounds[key].accepting for key in grant_frames()):
+        return
+    text = (
+        f"お知らせ: {wareki_date(moment.date())}に受付中の公募回はありません。"
+        "補助額は各枠の直近（または次）の公募回の規則による参考の額です。"
+    )
+    if not explicit:
+        text += "判定日は --as-of で指定できます（例: --as-of 2024-03-20）。"
+    print(text, file=sys.stderr)
 
 
 # -- web ----------------------------------------------------------------------------------------------
@@ -193,20 +195,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         add_practice_rounds(now())
     # links in emails point at this server unless the deployment says otherwise (SITE_URL)
     os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{args.port}")
-    _django()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("collectstatic", interactive=False, verbosity=0)
-    if args.demo:
-        call_command("load_demo")
     from shien.web.server import serve
 
-    serve(port=args.port, workers=args.workers, access_log=not args.quiet)
+    # migrate and the demo data run in a child process: this one (the gunicorn master) never opens
+    # the database, so no connection outlives the fork into the workers
+    serve(port=args.port, workers=args.workers, access_log=not args.quiet, demo=args.demo)
     return 0
 
 
+MANAGE_GUIDE = """使い方: shien manage <コマンド> [引数…]
+
+Django の管理コマンドを実行します（コマンドの説明と誤りのメッセージは Django のものです）。
+よく使うコマンド:
+  migrate              データベースを最新の形にする
+  createsuperuser      管理者を作る
+  load_demo            デモデータを読み込む
+  send_reminders       報告期限などの催促を送る（1日1回。何度実行しても二重には送りません）
+  deliver_mail         送れなかったメールを再送する（数分ごと）
+  db_worker            バックグラウンドのタスク（メールの送信など）を処理する
+  make_round_summaries 公募回ごとのルールの要約 PDF を作る
+  help                 すべてのコマンドの一覧（英語）
+  help <コマンド>      そのコマンドの引数（英語）
+"""
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
+    if not args.rest or args.rest in (["-h"], ["--help"]):
+        asked = bool(args.rest)
+        print(MANAGE_GUIDE, file=sys.stdout if asked else sys.stderr, end="")
+        if not asked:
+            print("エラー: コマンドを指定してください（例: shien manage migrate）", file=sys.stderr)
+        return 0 if asked else EXIT_INPUT
     _django()
     from django.core.management import execute_from_command_line
 
@@ -215,46 +234,102 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shien", description="shien（支援）: 中小企業支援制度のルールと申請"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    from shien.cli_parser import Parser, whole_number
 
-    p = sub.add_parser("estimate", help="事業者の情報から対象となる補助金と金額を判定する")
-    p.add_argument("file", help="プロフィール（JSON、配列、JSON Lines）のファイル。- は標準入力")
+    parser = Parser(
+        prog="shien",
+        description="shien（支援）: 中小企業支援制度のルールと申請",
+        epilog="各コマンドの説明: shien <コマンド> --help",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, title="コマンド", metavar="コマンド")
+
+    p = sub.add_parser(
+        "estimate",
+        help="事業者の情報から対象となる補助金と金額を判定する",
+        description="事業者の情報（プロフィール）から、対象となる補助金の枠と金額を判定します。",
+    )
+    p.add_argument(
+        "file", metavar="プロフィール", help="プロフィール（JSON、配列、JSON Lines）のファイル。- は標準入力"
+    )
     p.add_argument("--json", action="store_true", help="機械可読な JSON で出力する")
     p.add_argument("--compact", action="store_true", help="--json を1行で出力する")
-    p.add_argument("--as-of", help="判定日時（ISO 8601）。各プロフィールの as_of より優先")
+    p.add_argument("--as-of", metavar="日時", help="判定日時（ISO 8601）。各プロフィールの as_of より優先")
     p.set_defaults(func=cmd_estimate)
 
-    p = sub.add_parser("programs", help="制度・枠・公募回の一覧")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--as-of", help="受付状況を判定する日時（ISO 8601）")
+    p = sub.add_parser(
+        "programs", help="制度・枠・公募回の一覧", description="制度・枠・公募回の一覧を表示します。"
+    )
+    p.add_argument("--json", action="store_true", help="機械可読な JSON で出力する")
+    p.add_argument("--as-of", metavar="日時", help="受付状況を判定する日時（ISO 8601）")
     p.set_defaults(func=cmd_programs)
 
-    p = sub.add_parser("screen", help="事業者の母集団（CSV/Parquet）を一括判定する")
-    p.add_argument("input", help="入力ファイル（.csv または .parquet）")
-    p.add_argument("output", help="出力ファイル（.csv または .parquet）")
-    p.add_argument("--as-of", help="判定日時（ISO 8601）")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="並列に判定するスレッド数")
+    p = sub.add_parser(
+        "screen",
+        help="事業者の母集団（CSV/Parquet）を一括判定する",
+        description="事業者の母集団（1行が1事業者の CSV または Parquet）を一括で判定します。"
+        "誤りはすべて「N行目 列名: メッセージ」で報告します（CSV は見出しが1行目、Parquet は「N件目」）。",
+    )
+    p.add_argument("input", metavar="入力ファイル", help="入力ファイル（.csv または .parquet）")
+    p.add_argument("output", metavar="出力ファイル", help="出力ファイル（.csv または .parquet）")
+    p.add_argument("--as-of", metavar="日時", help="判定日時（ISO 8601）。省略すると現在")
+    p.add_argument(
+        "--errors",
+        metavar="誤り.csv",
+        help="誤りのある行を除いて判定し、誤り（行番号・列・メッセージ）をこの CSV に書き出す。"
+        "指定しなければ、誤りがあるときは何も書き出さずに終了コード 2 で終わる",
+    )
+    p.add_argument(
+        "--encoding",
+        metavar="文字コード",
+        default="utf-8",
+        help="CSV の文字コード（既定 utf-8。Excel の CSV は cp932）",
+    )
+    p.add_argument(
+        "--workers",
+        type=whole_number(1, 256),
+        metavar="数",
+        default=os.cpu_count() or 1,
+        help="並列に判定するスレッド数",
+    )
     p.add_argument("--ignore-unknown-columns", action="store_true", help="定義されていない列を無視する")
     p.set_defaults(func=cmd_screen)
 
-    p = sub.add_parser("serve", help="Webアプリケーションを起動する（127.0.0.1）")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=2, help="ワーカープロセス数")
+    p = sub.add_parser(
+        "serve",
+        help="Webアプリケーションを起動する（127.0.0.1）",
+        description="Webアプリケーションを起動します（127.0.0.1 で待ち受け）。",
+    )
+    p.add_argument(
+        "--port", type=whole_number(1, 65535), metavar="番号", default=8000, help="ポート番号（既定 8000）"
+    )
+    p.add_argument(
+        "--workers", type=whole_number(1, 64), metavar="数", default=2, help="ワーカープロセス数（既定 2）"
+    )
     p.add_argument("--demo", action="store_true", help="デモデータを読み込む")
     p.add_argument("--quiet", action="store_true", help="アクセスログを出さない")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("manage", help="Django の管理コマンド（migrate など）", add_help=False)
+    p = sub.add_parser(
+        "manage",
+        help="Django の管理コマンド（migrate など。shien manage だけで一覧）",
+        add_help=False,
+        usage="shien manage <コマンド> [引数…]",
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_manage)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    given = sys.argv[1:] if argv is None else argv
+    if not given:  # `shien` alone: what it can do
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+    if given[0] == "manage":  # everything after it is Django's, options included (--help, --settings)
+        args = argparse.Namespace(rest=given[1:], func=cmd_manage)
+    else:
+        args = parser.parse_args(given)
     try:
         return int(args.func(args))
     except BrokenPipeError:

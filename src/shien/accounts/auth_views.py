@@ -6,9 +6,9 @@ the session only holds a pending login (user id, backend, where to go, 10 minute
 The session key changes when the pending login starts and again at `login()` (session fixation).
 
 Linking an external identity to an existing user found by its email (`oidc.resolve`, link=True):
-sign-up does not check that an address belongs to whoever signs up, so someone could register a
-victim's address with a password of theirs before the victim ever uses GビズID (pre-account
-takeover). Such a user (one with a password) is therefore linked only after a login with that
+sign-up now confirms the address by mail, but an account may have been made another way (by an
+administrator, or before confirmation existed) with a victim's address and someone else's password
+(pre-account takeover). Such a user (one with a password) is therefore linked only after a login with that
 password (`LINK_KEY`, completed in `_finish`); a user with 2FA and no password links after its code,
 even when the provider says it did multi-factor itself.
 """
@@ -20,13 +20,12 @@ import time
 from typing import Any
 
 import django_otp
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -34,9 +33,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from shien.accounts import oidc, twofactor
+from shien.accounts import oidc, throttle, twofactor
 from shien.accounts.models import User
-from shien.accounts.selectors import request_user
+from shien.accounts.selectors import home, request_user
 from shien.rules.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -57,9 +56,10 @@ STATUS = {
 
 
 def _safe_next(request: HttpRequest, url: str) -> str:
+    """The page asked for, if it is on this site; '' otherwise (the user's home, once known)."""
     if url and url_has_allowed_host_and_scheme(url, {request.get_host()}, request.is_secure()):
         return url
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
+    return ""
 
 
 def _start_pending(
@@ -127,7 +127,7 @@ def _finish(
             "職員（審査員・事務局・経済産業局）の方は2段階認証の設定をお勧めします。"
             "マイページの「セキュリティ設定」から設定できます",
         )
-    return redirect(_safe_next(request, next_url))
+    return redirect(_safe_next(request, next_url) or home(user)[0])
 
 
 class LoginView(DjangoLoginView):
@@ -138,10 +138,11 @@ class LoginView(DjangoLoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
+        next_url = self.get_redirect_url()  # '' without a ?next=: the user's own home (`_finish`)
         if twofactor.has_two_factor(user):
-            _start_pending(self.request, user, user.backend, self.get_success_url())
+            _start_pending(self.request, user, user.backend, next_url)
             return redirect("login-verify")
-        return _finish(self.request, user, user.backend, self.get_success_url())
+        return _finish(self.request, user, user.backend, next_url)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(**kwargs) | {
@@ -283,10 +284,14 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     if user.has_usable_password():
         checked = authenticate(request, username=user.email, password=request.POST.get("password", "")[:200])
         if checked is None or checked.pk != user.pk:
-            context = _security_context(
-                user, setup_error="パスワードが正しくありません（5回続けて誤るとロックされます）"
+            refused = getattr(request, "axes_locked_out", False)  # throttled like a login (django-axes)
+            error = (
+                throttle.message(request, {"username": user.email})
+                if refused
+                else "パスワードが正しくありません（5回続けて誤ると15分間入力できなくなります）"
             )
-            return render(request, "accounts/security.html", context, status=400)
+            context = _security_context(user, setup_error=error)
+            return render(request, "accounts/security.html", context, status=429 if refused else 400)
     elif user.last_login is None or (timezone.now() - user.last_login).total_seconds() > RECENT_LOGIN:
         context = _security_context(
             user, setup_error="安全のため、ログアウトしてもう一度ログインしてから設定してください"

@@ -1,27 +1,20 @@
-"""Email login with brute-force protection: after 5 failures an account is locked for 15 minutes."""
+"""Email login. Throttling is django-axes' (`shien.accounts.throttle`), which runs before this backend."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from shien.accounts.models import User
 
-MAX_FAILURES = 5
-LOCK = timedelta(minutes=15)
 
-
-class LockoutBackend(ModelBackend):
-    """A guess is counted before the password is checked, so parallel requests share the 5 guesses.
-
-    Counting after the check would let requests that arrive together all pass the lock check before
-    any of them is counted (as many guesses as there are workers, every 15 minutes).
-    """
+class EmailBackend(ModelBackend):
+    """Email (any case) and password. Django's ModelBackend hashes the password even for an unknown
+    address, so the time taken does not tell whether an account exists. An account whose login is
+    locked after wrong two-factor codes (`User.locked_until`) is refused, even with the password."""
 
     def authenticate(
         self,
@@ -31,32 +24,10 @@ class LockoutBackend(ModelBackend):
         **kwargs: Any,
     ) -> User | None:
         email = (username or kwargs.get("email") or "").strip().lower()
-        user = User.objects.filter(email=email).first()
-        if user is None:
-            _same_work(password)  # no timing hint that the email is unknown
+        user = super().authenticate(request, username=email, password=password)
+        if user is None or (user.locked_until is not None and user.locked_until > timezone.now()):
             return None
-        now = timezone.now()
-        open_now = Q(locked_until__isnull=True) | Q(locked_until__lte=now)
-        if not User.objects.filter(open_now, pk=user.pk).update(failed_logins=F("failed_logins") + 1):
-            _same_work(password)  # locked: nor that the account is locked
-            return None
-        user.refresh_from_db(fields=["failed_logins"])
-        if user.failed_logins > MAX_FAILURES:  # parallel requests used up the guesses: lock now
-            User.objects.filter(pk=user.pk, failed_logins__gt=MAX_FAILURES).update(
-                locked_until=now + LOCK, failed_logins=0
-            )
-            _same_work(password)
-            return None
-        if not (user.check_password(password or "") and self.user_can_authenticate(user)):
-            if user.failed_logins >= MAX_FAILURES:
-                User.objects.filter(pk=user.pk).update(locked_until=now + LOCK, failed_logins=0)
-            return None
-        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
-        return user
-
-
-def _same_work(password: str | None) -> None:
-    User().set_password(password)  # one password hash, like a real check
+        return user  # type: ignore[return-value]
 
 
 class ExternalIdentityBackend(ModelBackend):

@@ -14,32 +14,51 @@ from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 
 class SignupForm(forms.Form):
+    """The first step: name and address. Whether the address is registered is never said here (the
+    answer is the same either way); the mail to the address says it (`views.signup`)."""
+
     name = forms.CharField(
         label="氏名", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
     email = forms.EmailField(
         label="メールアドレス",
+        max_length=254,
         error_messages={"invalid": "メールアドレスの形式で入力してください"},
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+class SignupPasswordForm(forms.Form):
+    """The second step, from the link in the mail: the password (checked against the name and address)."""
+
     password = forms.CharField(
         label="パスワード（10文字以上）",
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label="パスワード（確認のためもう一度）",
+        max_length=200,
+        strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("このメールアドレスはすでに登録されています")
-        return email
+    def __init__(self, *args: Any, email: str, name: str, **kwargs: Any) -> None:
+        self.email, self.name = email, name
+        super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("password"):
+        password, again = data.get("password"), data.get("password_again")
+        if password and again and password != again:
+            self.add_error("password_again", "1回目と同じパスワードを入力してください")
+        elif password:
             try:
-                validate_password(
-                    data["password"], User(email=data.get("email", ""), name=data.get("name", ""))
-                )
+                validate_password(password, User(email=self.email, name=self.name))
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return data

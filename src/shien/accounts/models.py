@@ -39,7 +39,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField("有効", default=True)
     is_staff = models.BooleanField("管理サイト", default=False)
     date_joined = models.DateTimeField("登録日時", default=timezone.now)
-    failed_logins = models.PositiveIntegerField(default=0)
+    # login refused until then after 5 wrong two-factor codes (wrong passwords: django-axes)
     locked_until = models.DateTimeField(null=True, blank=True)
     # advanced when two-factor login is turned on or off: part of the session hash, so the user's
     # other sessions end (0: Django's own hash, so existing sessions stay valid)

@@ -14,6 +14,8 @@ from shien.core.services import audit_record, created_before
 from shien.rules.errors import DomainError
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
+NAME_MAX = 200  # Organization.name
+
 
 def checked_facts(
     *,
@@ -30,6 +32,10 @@ def checked_facts(
     the 法人番号 not held by another organization), for registering or correcting it."""
     if not name.strip():
         raise DomainError("invalid_input", "事業者名を入力してください")
+    if len(name.strip()) > NAME_MAX:
+        raise DomainError(
+            "too_long", f"事業者名は{NAME_MAX}文字以内で入力してください（いまは{len(name.strip()):,}文字）"
+        )
     if prefecture not in PREFECTURES:
         raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
     if industry not in INDUSTRIES:

@@ -7,9 +7,9 @@ issues the backup codes (returned once, never shown again).
 
 Wrong codes: django-otp's exponential back-off (1, 2, 4, 8 … seconds) runs on the TOTP device, and
 that one counter also counts wrong backup codes (`OTP_STATIC_THROTTLE_FACTOR = 0`, so the static
-device does not keep a second one). Like wrong passwords (`backends.LockoutBackend`), the 5th wrong
-code in a row locks the account's login for 15 minutes (`User.locked_until`). The counter lives on the
-device, not on the user, so a correct password does not reset it.
+device does not keep a second one). The 5th wrong code in a row locks the account's login for 15
+minutes (`User.locked_until`, refused by `backends.EmailBackend`). The counter lives on the device, not
+on the user, so a correct password does not reset it.
 
 Backup codes are stored as keyed hashes (HMAC-SHA256 with SECRET_KEY, `_digest`), never as
 themselves: a copy of the database or an admin screen does not show usable codes. They are checked
@@ -29,6 +29,7 @@ import base64
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 
 import qrcode
 import qrcode.image.svg
@@ -41,13 +42,14 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from shien.accounts.backends import LOCK, MAX_FAILURES
 from shien.accounts.models import Role, User
 from shien.core.notifications import notify
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 
 BACKUP_CODES = 10
+MAX_FAILURES = 5  # wrong codes in a row before login is locked
+LOCK = timedelta(minutes=15)
 STAFF_ROLES = (Role.REVIEWER, Role.SECRETARIAT, Role.BUREAU)  # prompted (not forced) to enable 2FA
 
 
@@ -227,7 +229,7 @@ def _check(user: User, token: str) -> tuple[DomainError | None, Verified | None]
             return None, Verified(static, backup_code=True)
         totp.throttle_increment()
     if totp.throttling_failure_count >= MAX_FAILURES:
-        User.objects.filter(pk=user.pk).update(locked_until=timezone.now() + LOCK, failed_logins=0)
+        User.objects.filter(pk=user.pk).update(locked_until=timezone.now() + LOCK)
         totp.throttle_reset()
         audit_record(actor=user, action="auth.lock", obj=user, reason="確認コードを5回続けて誤りました")
         return _locked_error(), None

@@ -1,39 +1,99 @@
-"""Account pages: sign-up, my page, a new organization. Login and password reset are Django's views."""
+"""Account pages: sign-up (confirmed by mail), my page, a new organization. Login: auth_views."""
 
 from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 
-from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm
+from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm, SignupPasswordForm
 from shien.accounts.members import invitations_for
-from shien.accounts.models import User
-from shien.accounts.selectors import acting_organizations, request_user
+from shien.accounts.models import Role, User
+from shien.accounts.selectors import acting_organizations, home, request_user
 from shien.accounts.services import organization_create
 from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
+from shien.core.services import audit_record
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import registry
 
+SIGNUP_SALT = "shien.accounts.signup"
+SIGNUP_MAX_AGE = 24 * 60 * 60  # seconds a sign-up link stays valid
+
 
 def signup(request: HttpRequest) -> HttpResponse:
+    """Sign-up, step 1: a mail to the address, and the same answer whether or not it is registered.
+
+    A new address gets a link (signed, valid 24 hours) to choose a password and finish; a registered
+    one gets a note that someone tried to register with it, with links to log in or reset the
+    password. So nobody learns from this page which addresses have accounts, and nobody registers an
+    address they cannot read (which would show them invitations sent to it).
+    """
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = User.objects.create_user(
-                form.cleaned_data["email"], form.cleaned_data["password"], name=form.cleaned_data["name"]
+        email, name = form.cleaned_data["email"], form.cleaned_data["name"]
+        site = settings.SITE_URL.rstrip("/")
+        if User.objects.filter(email=email).exists():
+            subject = "【shien】このメールアドレスで利用登録しようとした人がいます"
+            body = (
+                "このメールアドレスは shien にすでに登録されていますが、利用登録の申込みがありました。\n"
+                "ご自身の申込みであれば、次のページからログインしてください。パスワードを忘れた場合は再設定できます。\n"
+                f"{site}{reverse('login')}\n{site}{reverse('password_reset')}\n\n"
+                "心当たりがない場合は、このメールを無視してください（登録内容は変わりません）。"
             )
-        login(request, user, backend="shien.accounts.backends.LockoutBackend")
-        return redirect("mypage")
+        else:
+            token = signing.dumps({"e": email, "n": name}, salt=SIGNUP_SALT, compress=True)
+            subject = "【shien】利用登録の確認"
+            body = (
+                f"{name} 様\n\nshien への利用登録の申込みを受け付けました。次のリンクを開いてパスワードを決めると、"
+                "登録が完了します（24時間有効）。\n"
+                f"{site}{reverse('signup-confirm', args=[token])}\n\n"
+                "心当たりがない場合は、このメールを無視してください（登録されません）。"
+            )
+        transaction.on_commit(lambda: send_mail(subject, body, None, [email], fail_silently=True))
+        return render(request, "accounts/signup_sent.html", {"email": email})
     return render(request, "accounts/signup.html", {"form": form})
+
+
+@sensitive_post_parameters("password", "password_again")
+def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """Sign-up, step 2 (the link in the mail): choose a password; the account is created and logged in."""
+    try:
+        data = signing.loads(token, salt=SIGNUP_SALT, max_age=SIGNUP_MAX_AGE)
+        email, name = str(data["e"]), str(data["n"])
+    except (signing.BadSignature, KeyError, TypeError):
+        message = (
+            "このリンクは有効期限（24時間）が切れているか、正しくありません。もう一度利用登録してください"
+        )
+        return render(request, "accounts/signup_confirm.html", {"invalid": message}, status=400)
+    if User.objects.filter(email=email).exists():  # used already (the reader of the mailbox is here)
+        messages.info(request, "このメールアドレスは登録が済んでいます。ログインしてください")
+        return redirect("login")
+    form = SignupPasswordForm(request.POST or None, email=email, name=name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email, form.cleaned_data["password"], name=name)
+                audit_record(actor=user, action="user.signup", obj=user)
+        except IntegrityError:  # the same link twice at once (a double click): the first one registered
+            messages.info(request, "このメールアドレスは登録が済んでいます。ログインしてください")
+            return redirect("login")
+        login(request, user, backend="shien.accounts.backends.EmailBackend")
+        messages.success(request, "利用登録が完了しました")
+        return redirect(home(user)[0])
+    return render(request, "accounts/signup_confirm.html", {"form": form, "email": email, "name": name})
 
 
 @login_required
@@ -42,10 +102,15 @@ def mypage(request: HttpRequest) -> HttpResponse:
 
     user = request_user(request)
     open_rounds = rounds_at(now())
+    home_url, home_label = home(user)
     return render(
         request,
         "accounts/mypage.html",
         {
+            # staff work elsewhere: a link to their own home, and no citizen prompts to register a business
+            "staff_home": (home_url, home_label) if home_url != request.path else None,
+            "is_advisor": user.has_role(Role.ADVISOR),
+            "applies": not user.has_any_role((Role.SECRETARIAT, Role.BUREAU, Role.REVIEWER)),
             "organizations": acting_organizations(user),
             "invitations": list(invitations_for(user).order_by("created_at")),
             "two_factor_recommended": two_factor_recommended(user),

@@ -38,7 +38,11 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
 
     user = request_user(request)
     mine = members.membership_of(user, org)
-    staff = user.has_any_role(STAFF_ROLES)
+    own_consent = mine is None and org.advisor_consents.filter(advisor=user, revoked_at__isnull=True).exists()
+    # staff who are neither member nor advisor of it see it through its submitted applications: the
+    # facts the office works with, who the members and advisors are (conflicts of interest), but no
+    # email address or pending invitation (the office reaches the applicant through shien's notices)
+    staff = mine is None and not own_consent and user.has_any_role(STAFF_ROLES)
     consents = members.consents_of(org)
     if mine is None and not staff:  # an advisor: only its own consent, and no member's contact details
         consents = [c for c in consents if c.advisor_id == user.pk]
@@ -56,14 +60,16 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
         "membership": mine,
         "is_owner": mine is not None and mine.kind == Membership.Kind.OWNER,
         "acting_advisor": mine is None and not staff,
-        "may_see_contacts": mine is not None or staff,
+        "staff_view": staff,
+        "may_see_members": mine is not None or staff,
+        "may_see_contacts": mine is not None,
         "memberships": memberships,
         "sole_owner_id": owners[0].pk if len(owners) == 1 else None,  # offered no way out
         "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
         "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
         "member_kinds": Membership.Kind.choices,
         "invitations": list(org.invitations.filter(status=Invitation.Status.PENDING).order_by("created_at"))
-        if mine is not None or staff
+        if mine is not None
         else [],
         "frame_names": {
             f"{p.id}/{f.id}": f"{p.short_name} {f.name}"

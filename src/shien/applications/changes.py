@@ -19,6 +19,7 @@ from django.urls import reverse
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
+from shien.applications.limits import free_text
 from shien.applications.models import Application, ChangeRequest, State
 from shien.core.notifications import notify
 from shien.core.services import audit_record
@@ -61,7 +62,7 @@ def change_request(
     *, actor: User, application: Application, plan: dict[str, Any], reason: str
 ) -> ChangeRequest:
     """Ask for a change. The same request again (double click) returns the pending one."""
-    reason = reason.strip()
+    reason = free_text(reason, label="計画変更の理由")
     with transaction.atomic():
         locked = Application.objects.select_for_update().select_related("organization").get(pk=application.pk)
         if not can_act_for(actor, locked.organization):
@@ -158,7 +159,7 @@ def change_decide(*, actor: User, change: ChangeRequest, approve: bool, note: st
     rejects with a note. The same decision again (double click) returns the decided request."""
     if not actor.has_role(Role.SECRETARIAT):
         raise DomainError("forbidden", "計画変更を承認・不承認できるのは事務局です")
-    note = note.strip()
+    note = free_text(note, label="判断の理由・連絡")
     target = Status.APPROVED if approve else Status.REJECTED
     with transaction.atomic():
         application = (

@@ -371,9 +371,13 @@ def _refund_method(ctx: _Context, spec: dict[str, Any]) -> tuple[str | None, Ent
 def _min_wage(ctx: _Context, spec: dict[str, Any]) -> tuple[dict[str, Any], Fraction, list[Entry]] | None:
     wage_view = registry().at(ctx.figures.fiscal_year_end)
     key = f"minimum_wage.{ctx.application.organization.prefecture}"
-    regional = int(wage_view[key])
     premium = int(ctx.param(spec["premium_parameter"]))
     used = [wage_view.entry(key), ctx.entry(spec["premium_parameter"])]
+    # that year's 地域別最低賃金 is not yet in the registry: unknown, never last year's carried forward
+    if wage_view[key] is None:
+        return {"code": spec["code"], "passed": None,
+                "message": f"事業場内最低賃金 {ctx.figures.min_wage_yen:,}円（事業年度末の地域別最低賃金が shien に未登録のため、＋{premium}円 以上の目標は確認できません）"}, Fraction(0), used  # fmt: skip
+    regional = int(wage_view[key])
     passed = ctx.figures.min_wage_yen >= regional + premium
     check = {"code": spec["code"], "passed": passed,
              "message": f"事業場内最低賃金 {ctx.figures.min_wage_yen:,}円（地域別最低賃金 {regional:,}円＋{premium}円 以上の目標）"}  # fmt: skip

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from shien.accounts.models import Organization
+from shien.applications.limits import length_limit
 
 
 class State(models.TextChoices):
@@ -111,7 +112,10 @@ class ReviewAssignment(models.Model):
     scored_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["application", "reviewer"], name="unique_review")]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "reviewer"], name="unique_review"),
+            length_limit("conflict_reason"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reviewer} → {self.application}"
@@ -139,6 +143,9 @@ class Form4Issue(models.Model):
     advisor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     issued_at = models.DateTimeField()
     comment = models.TextField("支援内容", blank=True)
+
+    class Meta:
+        constraints = [length_limit("comment")]
 
     def __str__(self) -> str:
         return f"様式4 {self.application}"
@@ -203,7 +210,9 @@ class ChangeRequest(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["application"], condition=models.Q(status="pending"), name="one_pending_change"
-            )
+            ),
+            length_limit("reason"),
+            length_limit("decision_note"),
         ]
 
     def __str__(self) -> str:

@@ -761,7 +761,7 @@ def inspection_decisions(post: QueryDict, application: Application) -> dict[int,
     errors = []
     for number, line in enumerate(application.expense_lines.order_by("pk"), 1):
         choice = post.get(f"decision_{line.pk}", "")
-        note = post.get(f"note_{line.pk}", "").strip()[:200]
+        note = post.get(f"note_{line.pk}", "").strip()  # over 200 characters: refused by the service
         if choice not in ("accept", "reject"):
             errors.append({"field": f"decision_{line.pk}", "message": f"{number}行目: 認めるか認めないかを選んでください"})  # fmt: skip
         elif choice == "reject" and not note:

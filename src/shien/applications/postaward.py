@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from shien.accounts.models import User
 from shien.applications import workflow
+from shien.applications.limits import LINE_MAX, free_text
 from shien.applications.models import Application, Attachment, ChangeRequest, ExpenseLine, State
 from shien.applications.services import _frame_result
 from shien.core.models import AuditLog
@@ -99,7 +100,8 @@ def results_report(*, actor: User, application: Application, lines: list[dict[st
                 "evidence_missing",
                 f"{number}行目: 証憑（見積書・請求書・領収書など）のファイルを添付してください",
             )
-        rows.append((line["category"], str(line.get("description", ""))[:200], amount, proof))
+        description = free_text(line.get("description", ""), label=f"{number}行目の内容", max_length=LINE_MAX)
+        rows.append((line["category"], description, amount, proof))
 
     def apply(locked: Application) -> dict[str, Any]:
         if ChangeRequest.objects.filter(application=locked, status=ChangeRequest.Status.PENDING).exists():
@@ -133,8 +135,9 @@ def confirm_amount(
         if set(decisions) != {line.pk for line in lines}:
             raise DomainError("invalid_input", "すべての明細について、認めるか認めないかを判断してください")
         accepted: dict[str, int] = {}
-        for line in lines:
-            line.accepted, line.inspection_note = decisions[line.pk][0], decisions[line.pk][1][:200]
+        for number, line in enumerate(lines, 1):
+            note = free_text(decisions[line.pk][1], label=f"{number}行目の検査のメモ", max_length=LINE_MAX)
+            line.accepted, line.inspection_note = decisions[line.pk][0], note
             line.save(update_fields=["accepted", "inspection_note"])
             if line.accepted:
                 accepted[line.category] = accepted.get(line.category, 0) + line.amount_yen

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.applications import workflow
+from shien.applications.limits import free_text
 from shien.applications.models import Application, ReviewAssignment, State
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
@@ -113,9 +114,10 @@ def review_declare_conflict(
         raise DomainError(
             "invalid_state", "審査が終わった申請です。利益相反が判明した場合は事務局に連絡してください"
         )
-    if conflict and not reason.strip():
+    reason = free_text(reason, label="利益相反の内容")
+    if conflict and not reason:
         raise DomainError("reason_required", "利益相反の内容を入力してください")
-    assignment.conflict, assignment.conflict_reason = conflict, reason.strip()
+    assignment.conflict, assignment.conflict_reason = conflict, reason
     if conflict:  # a conflicted reviewer's scores never count
         assignment.scores, assignment.total, assignment.scored_at = {}, None, None
     assignment.save()

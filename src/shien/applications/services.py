@@ -13,6 +13,10 @@ from pydantic import ValidationError
 from shien.accounts.models import Organization, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
+
+# what a file really is (Pillow, pypdf, zipfile); `sniff` is also used from here by programs.documents
+from shien.applications.files import detect, sniff, stored_name  # noqa: F401
+from shien.applications.limits import free_text
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
 from shien.core.services import audit_record, created_before
 from shien.rules.engine import estimate, now
@@ -244,95 +248,6 @@ def diagnosis_delete(*, user: User, diagnosis_id: int) -> None:
 
 # -- attachments ----------------------------------------------------------------------------------------
 
-OOXML = {
-    b"word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    b"xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# (colour type → the bit depths the PNG specification allows for it)
-PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
-TAIL = 1024  # where readers look for a PDF's %%EOF (trailing bytes after it are tolerated)
-
-
-def _png_ok(content: bytes) -> bool:
-    """The signature, then a well-formed IHDR chunk (length 13, CRC, sizes and depths in range)."""
-    import zlib
-
-    chunk = content[8:33]  # length (4) + type (4) + data (13) + CRC (4)
-    if len(chunk) < 25 or chunk[:8] != b"\x00\x00\x00\x0dIHDR":
-        return False
-    data, crc = chunk[8:21], int.from_bytes(chunk[21:25], "big")
-    if zlib.crc32(b"IHDR" + data) != crc:
-        return False
-    width, height = int.from_bytes(data[0:4], "big"), int.from_bytes(data[4:8], "big")
-    depth, colour, compression, filtering, interlace = data[8:13]
-    return (
-        0 < width < 2**31
-        and 0 < height < 2**31
-        and depth in PNG_DEPTHS.get(colour, ())
-        and compression == 0
-        and filtering == 0
-        and interlace in (0, 1)
-    )
-
-
-def _jpeg_ok(content: bytes) -> bool:
-    """SOI, then marker segments up to a start of scan, and an EOI after it (data appended after the EOI,
-    as some phones do for motion photos, is tolerated)."""
-    if not content.startswith(b"\xff\xd8\xff"):
-        return False
-    i = 2
-    while i + 4 <= len(content):
-        if content[i] != 0xFF:
-            return False
-        marker = content[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0x00, 0xD8, 0xD9):  # not a marker here, a second SOI, or an end with no image
-            return False
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
-            i += 2
-            continue
-        length = int.from_bytes(content[i + 2 : i + 4], "big")
-        if length < 2:
-            return False
-        if marker == 0xDA:  # start of scan: the entropy-coded data, then the EOI
-            return b"\xff\xd9" in content[i + 2 + length :]
-        i += 2 + length
-    return False
-
-
-def _pdf_ok(content: bytes) -> bool:
-    return content.startswith(b"%PDF-") and b"%%EOF" in content[-TAIL:]
-
-
-# (first bytes, what they claim, the check of the structure behind them)
-STRUCTURES: tuple[tuple[bytes, str, str, Any], ...] = (
-    (PNG_SIGNATURE, "image/png", "PNG", _png_ok),
-    (b"\xff\xd8", "image/jpeg", "JPEG", _jpeg_ok),
-    (b"%PDF-", "application/pdf", "PDF", _pdf_ok),
-)
-
-
-def claimed(content: bytes) -> str:
-    """The kind of file the first bytes claim (PDF, PNG, JPEG), '' if none of them."""
-    return next((label for magic, _, label, _ in STRUCTURES if content.startswith(magic)), "")
-
-
-def sniff(content: bytes) -> str | None:
-    """The type the bytes really are (not what the name or the browser claims), or None if not allowed:
-    not only the first bytes, but the structure a reader needs (a PNG's IHDR, a JPEG's segments up to its
-    image data and its EOI, a PDF's %%EOF), so a few bytes of signature alone are not a document."""
-    for magic, kind, _, well_formed in STRUCTURES:
-        if content.startswith(magic):
-            return kind if well_formed(content) else None
-    if content.startswith(b"PK\x03\x04") and b"[Content_Types].xml" in content[:4096]:
-        for marker, kind in OOXML.items():
-            if marker in content:
-                return kind
-    return None
-
 
 def _duplicate(existing: Attachment) -> DomainError:
     return DomainError("duplicate", f"同じ内容のファイルがすでに添付されています（{existing.name}）")
@@ -353,18 +268,7 @@ def attachment_add(
         raise DomainError("too_large", f"添付ファイルは{MAX_ATTACHMENT_BYTES // 1024 // 1024}MBまでです")
     if not content:
         raise DomainError("empty", "空のファイルは添付できません")
-    kind = sniff(content)
-    if kind is None:
-        label = claimed(content)
-        if label:
-            raise DomainError(
-                "bad_type",
-                f"このファイルは{label}として読めません。壊れているか、途中までしか保存されていない可能性があります。"
-                "元のファイルを開けることを確かめて、もう一度添付してください",
-            )
-        raise DomainError(
-            "bad_type", "添付できるのは PDF、PNG、JPEG、Word（.docx）、Excel（.xlsx）のファイルです"
-        )
+    kind = detect(content)  # DomainError bad_type, in Japanese, for anything else
     digest = hashlib.sha256(content).hexdigest()
     existing = application.attachments.filter(sha256=digest).first()
     if existing:
@@ -373,7 +277,7 @@ def attachment_add(
         return existing  # the same file twice (a retry, a double click) is one attachment
     attachment = Attachment(
         application=application,
-        name=name[:200],
+        name=stored_name(name, kind),  # the detected type's extension, not the uploader's
         content_type=kind,
         size=len(content),
         sha256=digest,
@@ -451,6 +355,7 @@ def form4_issue(
     from shien.applications.models import Form4Issue
 
     at = (at or now()).astimezone(JST)
+    comment = free_text(comment, label="支援内容")
     consent = application.organization.advisor_consents.filter(
         advisor=actor, revoked_at__isnull=True
     ).exists()

@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -31,7 +31,8 @@ from django.views.decorators.http import require_GET, require_POST
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for, organization_get, request_user
 from shien.applications import changes, postaward, services, workflow
-from shien.applications.files import open_verified
+from shien.applications.files import download, open_verified
+from shien.applications.limits import TEXT_MAX
 from shien.applications.models import Application, ChangeRequest, Form4Issue, State
 from shien.applications.selectors import application_get
 from shien.core.models import AuditLog
@@ -639,11 +640,7 @@ def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> Ht
     if handle is None:
         message = "このファイルは保存後に変更された可能性があるため、表示できません。事務局に連絡してください"
         return _refuse(request, message, 409, app)
-    response = FileResponse(
-        handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return download(attachment, handle)  # named and typed after the detected type
 
 
 @never_cache
@@ -701,7 +698,7 @@ def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
     try:
-        services.form4_issue(actor=user, application=app, comment=request.POST.get("comment", "")[:2000])
+        services.form4_issue(actor=user, application=app, comment=request.POST.get("comment", ""))
     except DomainError as exc:
         return _refused(request, app, exc)
     messages.success(request, "様式4（事業支援計画書）を交付しました")
@@ -779,7 +776,7 @@ def _ledger_rows(request: HttpRequest) -> list[dict[str, Any]]:
     rows = []
     for n in range(1, count + 1):
         row = _row(n, request.POST.get(f"category-{n}", ""))
-        row["description"] = request.POST.get(f"description-{n}", "").strip()[:200]
+        row["description"] = request.POST.get(f"description-{n}", "").strip()
         row["amount"] = request.POST.get(f"amount-{n}", "").strip()[:30]
         row["evidence"] = request.POST.get(f"evidence-{n}", "")
         row["file"] = request.FILES.get(f"file-{n}")
@@ -926,11 +923,16 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("application-detail", app.pk)
     if app.state not in action.sources:
         return _refuse(request, f"「{State(app.state).label}」の申請は取り下げられません", 409, app)
-    reason = request.POST.get("reason", "").strip()[:2000] if request.method == "POST" else ""
+    reason = request.POST.get("reason", "").strip() if request.method == "POST" else ""
     step = request.POST.get("step", "") if request.method == "POST" else ""
     context: dict[str, Any] = {"app": app, "program": registry().programs[app.program], "reason": reason}
     if step in ("confirm", "withdraw") and not reason:
         context["error"] = "取下げの理由を入力してください"
+        return render(request, "applications/withdraw.html", context, status=422)
+    if step in ("confirm", "withdraw") and len(reason) > TEXT_MAX:  # told before the confirmation step
+        context["error"] = (
+            f"取下げの理由は{TEXT_MAX:,}文字以内で入力してください（いまは{len(reason):,}文字）"
+        )
         return render(request, "applications/withdraw.html", context, status=422)
     if step == "confirm":
         context["confirming"] = True
@@ -982,7 +984,7 @@ def change_new(request: HttpRequest, pk: int) -> HttpResponse:
             _change_context(app, _plan_fields(frame, app.plan), pending=pending, reason=""),
         )
     plan, errors = plan_from_form(request.POST, frame, app.plan, with_facts=False)
-    reason = request.POST.get("reason", "").strip()[:2000]
+    reason = request.POST.get("reason", "").strip()
     context = _change_context(
         app, _plan_fields(frame, plan, request.POST), pending=pending, reason=reason, errors=errors
     )
@@ -1059,7 +1061,7 @@ def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse
     if not secretariat:
         return _refuse(request, "計画変更を承認・不承認できるのは事務局です", 403, app)
     decision = request.POST.get("decision", "")
-    note = request.POST.get("note", "").strip()[:2000]
+    note = request.POST.get("note", "").strip()
     if decision not in ("approve", "reject"):
         context.update(error="承認するか不承認にするかを選んでください", note=note)
         return render(request, "applications/change_decide.html", context, status=422)

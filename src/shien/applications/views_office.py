@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import request_user
 from shien.applications import followup, office, postaward, review, workflow
-from shien.applications.files import open_verified
+from shien.applications.files import download, open_verified
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -513,11 +513,7 @@ def attachment_download(request: HttpRequest, user: User, pk: int, attachment_pk
     if handle is None:
         message = "このファイルは保存後に変更された可能性があるため、表示できません。システム管理者に連絡してください"
         return render(request, "office/error.html", {**_nav(request), "message": message}, status=409)
-    response = FileResponse(
-        handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return download(attachment, handle)  # named and typed after the detected type
 
 
 # -- reviewers -------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for
+from shien.applications.limits import free_text
 from shien.applications.models import Application, State
 from shien.applications.notifications import application_transitioned
 from shien.core.services import audit_record
@@ -117,7 +118,8 @@ def transition(
             raise DomainError(
                 "invalid_state", f"「{State(locked.state).label}」の申請は「{action.label}」できません"
             )
-        if action.reason_required and not reason.strip():
+        reason = free_text(reason, label=f"「{action.label}」の理由")
+        if action.reason_required and not reason:
             raise DomainError("reason_required", f"「{action.label}」の理由を入力してください")
         before = locked.state
         data = (apply(locked) if apply else None) or {}

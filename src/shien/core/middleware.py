@@ -1,12 +1,14 @@
-"""Responses the whole site shares: Vary on htmx, and a Japanese page for an address that only takes
-a form's POST (opened from the address bar or a bookmark), instead of the browser's blank 405."""
+"""Responses the whole site shares: Vary on htmx, a Japanese page for an address that only takes a
+form's POST (opened from the address bar or a bookmark) instead of the browser's blank 405, bodies
+over the limit refused before they are read (413), and no-store on every page with personal data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 
 class VaryOnHtmxMiddleware:
@@ -49,3 +51,108 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     referer = request.META.get("HTTP_REFERER", "")
     back = referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else ""
     return render(request, "core/csrf_failure.html", {"back": back}, status=403)
+
+
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class RequestBodyLimitMiddleware:
+    """A request whose body is larger than the limit gets 413 before any of it is read.
+
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE leaves out uploaded files, so a multipart body of any size was
+    read (to temporary files) before the view could refuse it. The limit is `REQUEST_BODY_MAX_BYTES`
+    (an attachment's 10 MB and the form around it), or the larger one `REQUEST_BODY_LIMITS` gives a
+    page by URL name (the results report, one evidence file per row). The declared Content-Length is
+    what counts: a body sent without one (chunked) is refused with 411, since it could not be checked
+    before reading it (Django would not read it anyway).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in BODY_METHODS:
+            declared = request.META.get("CONTENT_LENGTH") or ""
+            chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+            if not declared and chunked:
+                return _refuse_body(request, 411, 0)
+            try:
+                size = int(declared or 0)
+            except ValueError:
+                return _refuse_body(request, 400, 0)
+            limit = body_limit(request.path_info)
+            if size > limit:
+                return _refuse_body(request, 413, limit)
+        return self.get_response(request)
+
+
+def body_limit(path: str) -> int:
+    limits: dict[str, int] = getattr(settings, "REQUEST_BODY_LIMITS", {})
+    default: int = settings.REQUEST_BODY_MAX_BYTES
+    if not limits:
+        return default
+    from django.urls import Resolver404, resolve
+
+    try:
+        name = resolve(path).url_name
+    except Resolver404:
+        return default
+    return limits.get(name or "", default)
+
+
+def _refuse_body(request: HttpRequest, status: int, limit: int) -> HttpResponse:
+    megabytes = limit // (1024 * 1024)
+    message = {
+        413: f"送信されたデータが大きすぎます（上限 {megabytes}MB）。添付ファイルは1件10MBまでです",
+        411: "送信するデータの大きさ（Content-Length）が必要です",
+        400: "送信するデータの大きさ（Content-Length）が正しくありません",
+    }[status]
+    if request.path_info.startswith(("/api/", "/exp/")):
+        response: HttpResponse = JsonResponse({"detail": message}, status=status)
+    else:
+        from django.shortcuts import render
+
+        response = render(
+            request, "core/request_too_large.html", {"message": message, "limit_mb": megabytes}, status=status
+        )
+    response["Connection"] = "close"  # the unread body must not be taken for the next request
+    return response
+
+
+PRIVATE_PREFIXES = (
+    "/office/",
+    "/mypage/",
+    "/inbox/",
+    "/organizations/",
+    "/applications/",
+    "/accounts/",
+    "/calendar/u/",
+)
+
+
+class PrivatePageMiddleware:
+    """`Cache-Control: private, no-store` on every page that shows personal data: everything under the
+    personal and office addresses, and every response to a logged-in user (its pages carry their name,
+    inbox count and links), unless the view already chose a private policy itself (the personal
+    calendar feed, `private, max-age=3600`). Anonymous public pages keep their own caching."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        chosen = response.get("Cache-Control", "")
+        if "private" in chosen and ("no-store" in chosen or "max-age" in chosen):
+            return response
+        if request.path_info.startswith(PRIVATE_PREFIXES) or _logged_in(request):
+            add_never_cache_headers(response)  # no-cache, no-store, must-revalidate, private, Expires
+        return response
+
+
+def _logged_in(request: HttpRequest) -> bool:
+    """Whether the request has a logged-in user; without a session cookie the session is not even read
+    (so responses to visitors do not become `Vary: Cookie` because of this check)."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return False
+    user = getattr(request, "user", None)
+    return user is not None and bool(user.is_authenticated)

@@ -2,30 +2,30 @@
 
 `notify` is idempotent by `key`: a retried job or a reminder run twice leaves one row and one email.
 Call it inside the transaction of the change it reports; nothing is sent for a change that rolls back.
-The row is the email's outbox: after the commit the email is handed to this process's mail thread
-(`SHIEN_MAIL_DELIVERY = "background"`, so a slow or failing mail server never holds up the request)
-or sent at once (`"immediate"`, the tests). A send that fails, or a process that dies before it
-sends, leaves the row pending; `deliver_pending` (the `deliver_mail` command, run by cron) retries it
-up to `MAX_EMAIL_ATTEMPTS` times. A sender claims a row before sending it, so two never send it twice.
+The row is the email's outbox. Its email is a task (`send_notification_email`, django-tasks): with the
+database backend (production, the demo) the task row is written in the same transaction as the
+notification, so a commit has both and a rollback neither, and the task worker (`shien manage
+db_worker`, a process of its own that `shien serve` starts) sends it: a slow or failing mail server
+never holds up the request. A failed send is tried again by a later task, up to `MAX_EMAIL_ATTEMPTS`
+times in all; whatever is left (no worker running, a worker killed mid-send) is sent by
+`deliver_pending` (the `deliver_mail` command, run by cron). A sender claims a row for `EMAIL_LEASE`
+before sending it, so two senders never send it twice. With the immediate backend (the tests) the
+task runs when the transaction commits.
 The inbox reads only the user's own rows (`inbox_for`, `notification_get`); marking read is audited.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import queue
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django_tasks import task
 
 from shien.core.models import Notification
 from shien.core.services import audit_record
@@ -34,6 +34,8 @@ from shien.rules.errors import DomainError
 logger = logging.getLogger(__name__)
 MAX_EMAIL_ATTEMPTS = 5
 EMAIL_LEASE = timedelta(minutes=5)  # longer than EMAIL_TIMEOUT: a sender holds a row this long at most
+# wait before the 2nd, 3rd, 4th and 5th attempt of a send that failed (a mail server that is down)
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
 
 def notify(
@@ -51,19 +53,48 @@ def notify(
                 key=key[:200],
                 email_wanted=email,
             )
+            if email:
+                _enqueue_email(note.pk)
     except IntegrityError:  # the same key again (a retry, a concurrent run)
         return None
-    if email:
-        transaction.on_commit(lambda: dispatch(note.pk))
     return note
 
 
-def dispatch(notification_id: int) -> None:
-    """Send a committed message's email now, or hand it to this process's mail thread."""
-    if getattr(settings, "SHIEN_MAIL_DELIVERY", "immediate") == "background":
-        _mail_thread().put(notification_id)
-    else:
-        deliver(notification_id)
+def _queue_in_database() -> bool:
+    """Whether the task queue is a table of this database (then a task enqueued in the transaction
+    commits or rolls back with it)."""
+    from django_tasks_db import DatabaseBackend
+
+    return isinstance(send_notification_email.get_backend(), DatabaseBackend)
+
+
+def _enqueue_email(notification_id: int, *, after: timedelta | None = None) -> None:
+    queued = send_notification_email
+    if after is not None:
+        queued = queued.using(run_after=timezone.now() + after)
+    if _queue_in_database():
+        queued.enqueue(notification_id)  # in the caller's transaction: committed with the row or not at all
+    else:  # a queue outside the database (the immediate backend of the tests): once committed
+        transaction.on_commit(lambda: queued.enqueue(notification_id))
+
+
+@task()
+def send_notification_email(notification_id: int) -> str:
+    """The task: send one notification's email. A failed send is queued again for later (the
+    attempts are counted on the row, so this stops after `MAX_EMAIL_ATTEMPTS`)."""
+    if deliver(notification_id):
+        return "sent"
+    retry = (
+        _pending()
+        .filter(pk=notification_id, email_lease_until=None)  # failed and released, not held by another
+        .exclude(email_error="")
+        .values_list("email_attempts", flat=True)
+        .first()
+    )
+    if retry is None or not send_notification_email.get_backend().supports_defer:
+        return "not sent"  # sent or being sent elsewhere, no attempts left, or no later run possible
+    _enqueue_email(notification_id, after=RETRY_DELAYS[min(retry, len(RETRY_DELAYS)) - 1])
+    return f"failed (attempt {retry}); queued again"
 
 
 def _pending() -> QuerySet[Notification]:
@@ -91,7 +122,7 @@ def deliver(notification_id: int) -> bool:
     link = f"\n\n{settings.SITE_URL.rstrip('/')}{note.url}" if note.url else ""
     try:
         send_mail(f"【shien】{note.title}", f"{note.body}{link}", None, [note.user.email])
-    except Exception as exc:  # the mail server: try again later (deliver_pending)
+    except Exception as exc:  # the mail server: try again later (a queued retry, deliver_pending)
         logger.warning("mail to notification %s failed: %s", note.pk, exc)
         Notification.objects.filter(pk=note.pk).update(
             email_lease_until=None, email_error=f"{type(exc).__name__}: {exc}"[:300]
@@ -104,61 +135,14 @@ def deliver(notification_id: int) -> bool:
 
 
 def deliver_pending(*, older_than: timedelta = timedelta(minutes=1), limit: int = 1000) -> dict[str, int]:
-    """Retry the emails not sent yet (a failed send, a process that died first). Rows younger than
-    `older_than` are left to the thread that is sending them."""
+    """Retry the emails not sent yet (a failed send, a worker that was not running or died first).
+    Rows younger than `older_than` are left to the task worker that is about to send them."""
     cutoff = timezone.now() - older_than
     ids = list(
         _pending().filter(created_at__lte=cutoff).order_by("created_at").values_list("pk", flat=True)[:limit]
     )
     sent = sum(deliver(pk) for pk in ids)
     return {"tried": len(ids), "sent": sent, "failed": len(ids) - sent}
-
-
-# -- the mail thread: one per process, started on first use (after the server forked its workers) -----
-
-
-_thread_lock = threading.Lock()
-_thread_state: dict[str, Any] = {"pid": None, "queue": None}
-
-
-def _mail_thread() -> queue.Queue[int]:
-    with _thread_lock:
-        if _thread_state["pid"] != os.getpid():  # first use in this process (or a forked child)
-            jobs: queue.Queue[int] = queue.Queue()
-            threading.Thread(target=_send_forever, args=(jobs,), name="shien-mail", daemon=True).start()
-            _thread_state.update(pid=os.getpid(), queue=jobs)
-            atexit.register(wait_for_mail_thread, timeout=10)  # a server stopping sends what it holds
-        return _thread_state["queue"]  # type: ignore[no-any-return]
-
-
-def _send_forever(jobs: queue.Queue[int]) -> None:
-    while True:
-        notification_id = jobs.get()
-        try:
-            close_old_connections()
-            deliver(notification_id)
-        except Exception:  # never let one message stop the thread; the row stays pending
-            logger.exception("mail thread: notification %s", notification_id)
-        finally:
-            if jobs.empty():  # idle: hold no database connection until the next message
-                connection.close()
-            jobs.task_done()
-
-
-def wait_for_mail_thread(timeout: float | None = None) -> bool:
-    """Wait until this process's mail thread has sent what it was given (True), or `timeout` seconds
-    (False: the rest stays pending for `deliver_mail`)."""
-    jobs = _thread_state["queue"] if _thread_state["pid"] == os.getpid() else None
-    if jobs is None:
-        return True
-    deadline = None if timeout is None else time.monotonic() + timeout
-    with jobs.all_tasks_done:
-        while jobs.unfinished_tasks:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            jobs.all_tasks_done.wait(left)
-    return True
 
 
 # -- the inbox: reads and writes of one user's own messages -------------------------------------------

@@ -7,7 +7,7 @@ The personal calendar feed `calendar/u/<token>.ics` must be routed before the pr
 from django.urls import URLPattern, URLResolver, path
 
 from shien.applications import views_followup
-from shien.core import views_inbox
+from shien.core import devmail, views_inbox
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("inbox/", views_inbox.inbox, name="inbox"),
@@ -15,4 +15,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("inbox/<int:pk>/", views_inbox.inbox_open, name="inbox-open"),
     path("inbox/<int:pk>/read/", views_inbox.inbox_read, name="inbox-read"),
     path("calendar/u/<str:token>.ics", views_followup.user_ics, name="calendar-user"),
+    path("dev/mail/", devmail.mailbox, name="dev-mailbox"),  # the demo and DEBUG only (otherwise 404)
+    path("dev/mail/<str:name>", devmail.mailbox_message, name="dev-mailbox-message"),
 ]

@@ -8,17 +8,18 @@ from __future__ import annotations
 import copy
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.http import QueryDict
 from pydantic import ValidationError
 
+from shien.rules.demo import PRACTICE_ID
 from shien.rules.engine import estimate, now
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 from shien.rules.schema import Profile, japanese_errors
-from shien.rules.text import parse_yen, wareki_datetime, yen
+from shien.rules.text import parse_yen, wareki_date, wareki_datetime, yen
 from shien.rules.vocab import EXPENSE_CATEGORIES, INDUSTRIES, INVOICE_FUNCTIONS, PREFECTURES, PURPOSES
 
 # the expense lines the form asks about, in the order a business thinks of them
@@ -176,12 +177,78 @@ def _days_left(result: dict[str, Any], at: datetime) -> int | None:
     return (datetime.fromisoformat(r["acceptance_end"]).date() - at.astimezone(JST).date()).days
 
 
+# the dated milestones of a round, as the card labels them (the order is the calendar's, see below)
+MILESTONES = (
+    ("announced_at", "公募開始"),
+    ("acceptance_start", "申請受付開始"),
+    ("form4_deadline", "事業支援計画書（様式4）の交付の受付締切（原則）"),
+    ("acceptance_end", "申請締切"),
+    ("project_end", "補助事業の実施期限"),
+    ("report_deadline", "実績報告の期限"),
+)
+
+
+def _moment(value: date | datetime) -> datetime:
+    """A date (a whole day: its end) or an instant, comparable with each other, in Japan time."""
+    if isinstance(value, datetime):
+        return value.astimezone(JST)
+    return datetime.combine(value, time(23, 59, 59), tzinfo=JST)
+
+
+def round_timeline(program_id: str, round_id: str, at: datetime) -> list[dict[str, Any]]:
+    """One ordered timeline for a frame's round: every date the card shows comes from here.
+
+    Each item: key (the round field), label, iso (as the engine writes dues), text (和暦 with 西暦) and
+    past. The 採択発表 (a text such as 「5月中旬（予定）」) follows the 申請締切.
+    """
+    rnd = next(r for r in registry().programs[program_id].rounds if r.id == round_id)
+    items: list[dict[str, Any]] = []
+    for key, label in MILESTONES:
+        value = getattr(rnd, key)
+        if value is None or (key == "announced_at" and rnd.id == PRACTICE_ID):
+            continue  # a demo practice round keeps the copied round's announcement only to pick its rules
+        if key == "project_end" and rnd.report_deadline is None:
+            label = "補助事業の実施・実績報告の期限"
+        moment = _moment(value)
+        items.append(
+            {
+                "key": key,
+                "label": label,
+                "iso": _iso(value),
+                "text": wareki_datetime(value) if isinstance(value, datetime) else wareki_date(value),
+                "moment": moment,
+                "past": moment < at,
+            }
+        )
+    items.sort(key=lambda item: item["moment"])
+    if rnd.results:
+        after = next((i + 1 for i, item in enumerate(items) if item["key"] == "acceptance_end"), len(items))
+        items.insert(
+            after, {"key": "results", "label": "採択発表", "iso": None, "text": rnd.results, "past": False}
+        )
+    return items
+
+
+def _iso(value: date | datetime) -> str:
+    return value.astimezone(JST).isoformat() if isinstance(value, datetime) else value.isoformat()
+
+
+def _label_dues(result: dict[str, Any], timeline: list[dict[str, Any]]) -> None:
+    """Name each 期限 after the milestone of the round it is (they come from the same round)."""
+    labels = {item["iso"]: item["label"] for item in timeline if item["iso"]}
+    for item in (*result["conditions"], *result["obligations"]):
+        if item.get("due"):
+            item["due_label"] = labels.get(item["due"])
+
+
 def results(profile: Profile, at: datetime | None = None) -> dict[str, Any]:
     at = at or now()
     document = estimate([profile], as_of=at)[0]
     grants = [r for r in document["results"] if r["kind"] == "grant"]
     for r in grants:
         r["days_left"] = _days_left(r, at)
+        r["timeline"] = round_timeline(r["program"], r["round"]["id"], at) if r["round"] else []
+        _label_dues(r, r["timeline"])
         r["deadline_text"] = (
             wareki_datetime(datetime.fromisoformat(r["round"]["acceptance_end"]))
             if r["round"] and r["round"]["acceptance_end"]
@@ -217,9 +284,9 @@ def what_if(profile: Profile, base: list[dict[str, Any]], at: datetime) -> list[
     business, commitments = doc["business"], doc["plan"].setdefault("commitments", {})
     changes: list[tuple[str, dict[str, Any]]] = []
     prefecture = business.get("prefecture")
-    if prefecture:
-        params = registry().at(at.astimezone(JST).date())
-        regional = params[f"minimum_wage.{prefecture}"]
+    params = registry().at(at.astimezone(JST).date())
+    regional = params[f"minimum_wage.{prefecture}"] if prefecture else None
+    if regional is not None:  # unknown for that day (not yet in the registry): no wage to suggest
         current = business.get("min_hourly_wage_yen")
         premium = params["jizokuka.chingin.min_wage_premium_yen"]
         target = (current if current and current >= regional + premium else regional) + premium
@@ -240,6 +307,7 @@ def what_if(profile: Profile, base: list[dict[str, Any]], at: datetime) -> list[
         return []
     documents = estimate([Profile.model_validate(d) for _, d in changes], as_of=at)
     before = {(r["program"], r["frame"]): r for r in base}
+    amounts_given = bool(doc["plan"].get("expenses"))
     out: list[dict[str, str]] = []
     seen: set[tuple[str, str]] = set()  # the smallest change that has an effect is enough
     for (label, _), document in zip(changes, documents, strict=True):
@@ -247,17 +315,31 @@ def what_if(profile: Profile, base: list[dict[str, Any]], at: datetime) -> list[
             old = before.get((r["program"], r["frame"]))
             if r["kind"] != "grant" or old is None or not r["eligible"]:
                 continue
-            if not old["eligible"]:
-                effect = f"対象になります（上限{yen(r['cap_yen'])}、補助額 {yen(r['subsidy_yen'])}）"
-            elif r["cap_yen"] > old["cap_yen"] or r["subsidy_yen"] > old["subsidy_yen"]:
-                effect = f"上限 {yen(old['cap_yen'])} → {yen(r['cap_yen'])}、補助額 {yen(old['subsidy_yen'])} → {yen(r['subsidy_yen'])}"
-            else:
+            effect = change_effect(old, r, amounts_given=amounts_given)
+            if effect is None:
                 continue
             name = f"{r['program_name']} {r['frame_name']}"
             if (name, effect) not in seen:
                 seen.add((name, effect))
                 out.append({"change": label, "frame": name, "effect": effect})
     return out
+
+
+def change_effect(old: dict[str, Any], new: dict[str, Any], *, amounts_given: bool) -> str | None:
+    """What a change does to one frame's answer, or None when it changes nothing the business gets.
+
+    Only a change of eligibility or of the amount counts: a higher cap with the same 補助額 is no
+    change. Without any expenses the 補助額 is not computed, so there the cap is the amount in view.
+    """
+    if not new["eligible"]:
+        return None
+    if not old["eligible"]:
+        return f"対象になります（上限 {yen(new['cap_yen'])}、補助額 {yen(new['subsidy_yen'])}）"
+    if new["subsidy_yen"] != old["subsidy_yen"]:
+        return f"補助額 {yen(old['subsidy_yen'])} → {yen(new['subsidy_yen'])}（上限 {yen(old['cap_yen'])} → {yen(new['cap_yen'])}）"
+    if not amounts_given and new["cap_yen"] != old["cap_yen"]:
+        return f"上限 {yen(old['cap_yen'])} → {yen(new['cap_yen'])}（経費を入力すると補助額を計算できます）"
+    return None
 
 
 def hidden_fields(

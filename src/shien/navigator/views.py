@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from shien.navigator import services
+from shien.rules.schema import check_as_of
 
 
 def shindan(request: HttpRequest) -> HttpResponse:
@@ -68,6 +69,14 @@ def result(request: HttpRequest) -> HttpResponse:
         context = services.form_context(answers, step)
         return render(request, "navigator/shindan.html", context, status=400)
     at = services.read_as_of(request.GET)
+    if at is not None:
+        try:
+            check_as_of(at)
+        except ValueError as exc:  # a shared link with a date the rules cannot compute (0001-01-01)
+            answers.errors = {"as_of": str(exc)}
+            answers.values["as_of"] = ""  # 「結果を見る」 again: as of now
+            context = services.form_context(answers, len(services.STEPS) - 1)
+            return render(request, "navigator/shindan.html", context, status=400)
     context = {
         "answers": answers,
         "query": answers.query(),

@@ -2,51 +2,51 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import ValidationError
 
 from shien.rules.catalog import catalog, program_document
 from shien.rules.engine import estimate as run_estimate
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
-from shien.rules.registry import JST, registry
-from shien.rules.schema import Profile, japanese_errors
+from shien.rules.registry import registry
+from shien.rules.schema import Profile, parse_as_of, read_profiles
 
 router = Router(tags=["rules"])
 
 MAX_PROFILES = 1000
 
 
+def _mb() -> int:
+    from django.conf import settings
+
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) // 1_000_000
+
+
 def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
-    raw = request.body.decode("utf-8-sig", errors="replace").strip()
-    content_type = request.content_type or ""
+    """The same reading as `shien estimate`: one JSON value, or JSON Lines by its media type."""
     try:
-        if content_type == "application/x-ndjson":
-            docs: Any = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        else:
-            docs = json.loads(raw)
-    except json.JSONDecodeError:
-        raise DomainError("invalid_json", "JSONとして読めません") from None
-    single = isinstance(docs, dict)
-    items = [docs] if single else docs
-    if not isinstance(items, list):
-        raise DomainError("invalid_input", "JSONオブジェクトまたは配列を指定してください")
-    if len(items) > MAX_PROFILES:
-        raise DomainError("too_many", f"一度に判定できるのは{MAX_PROFILES:,}件までです")
-    profiles, errors = [], []
-    for index, item in enumerate(items):
-        prefix = "" if single else f"[{index}]."
-        try:
-            profiles.append(Profile.model_validate(item))
-        except ValidationError as exc:
-            errors.extend(japanese_errors(exc, prefix=prefix))
-    if errors:
-        raise DomainError("invalid_input", "入力に誤りがあります", errors)
-    return profiles, single
+        body = request.body
+    except RequestDataTooBig:
+        raise DomainError("too_large", f"入力が大きすぎます（{MAX_PROFILES:,}件、{_mb()}MBまで）") from None
+    text = body.decode("utf-8-sig", errors="replace")
+    json_lines = (request.content_type or "") == "application/x-ndjson"
+    return read_profiles(text, json_lines=json_lines, limit=MAX_PROFILES)
+
+
+def _document(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    """An error response as documented: the ErrorDocument (code, Japanese message, field errors)."""
+    return _document(description, {"$ref": "#/components/schemas/ErrorDocument"})
+
+
+_ARRAY_OF_PROGRAMS = {"type": "array", "items": {"$ref": "#/components/schemas/ProgramDocument"}}
 
 
 @router.post(
@@ -83,10 +83,10 @@ def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
                     }
                 },
             },
-            422: {
-                "description": "入力の誤り（日本語のメッセージ）",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDocument"}}},
-            },
+            413: _error("入力が大きすぎる"),
+            422: _error(
+                "入力の誤り（項目ごとの日本語のメッセージ。配列・JSON Lines では何件目・何行目かも）"
+            ),
         },
     },
 )
@@ -101,33 +101,34 @@ class AsOf(Schema):
 
 
 def _moment(as_of: str | None) -> Any:
-    from datetime import datetime
-
-    if not as_of:
-        return now()
-    try:
-        moment = datetime.fromisoformat(as_of)
-    except ValueError:
-        raise DomainError(
-            "invalid_input",
-            "入力に誤りがあります",
-            [
-                {
-                    "field": "as_of",
-                    "label": "判定日時",
-                    "message": "日時は ISO 8601 形式（例: 2024-03-20T10:00:00+09:00）で指定してください",
-                }
-            ],
-        ) from None
-    return (moment.replace(tzinfo=JST) if moment.tzinfo is None else moment).astimezone(JST)
+    return parse_as_of(as_of) if as_of else now()
 
 
-@router.get("/programs", summary="制度・枠・公募回の一覧")
+@router.get(
+    "/programs",
+    summary="制度・枠・公募回の一覧",
+    openapi_extra={
+        "responses": {
+            200: _document("制度の一覧（制度・枠・公募回・パラメータと出典）", _ARRAY_OF_PROGRAMS),
+            422: _error("as_of の誤り（日本語のメッセージ）"),
+        }
+    },
+)
 def programs(request: HttpRequest, query: Query[AsOf]) -> Any:
     return catalog(_moment(query.as_of))
 
 
-@router.get("/programs/{program_id}", summary="制度の詳細（枠、公募回、パラメータと出典）")
+@router.get(
+    "/programs/{program_id}",
+    summary="制度の詳細（枠、公募回、パラメータと出典）",
+    openapi_extra={
+        "responses": {
+            200: _document("制度の詳細", {"$ref": "#/components/schemas/ProgramDocument"}),
+            404: _error("その ID の制度はない"),
+            422: _error("as_of の誤り（日本語のメッセージ）"),
+        }
+    },
+)
 def program_detail(request: HttpRequest, program_id: str, query: Query[AsOf]) -> Any:
     program = registry().programs.get(program_id)
     if program is None:

@@ -8,17 +8,24 @@ existing jGrants client works unchanged once its base URL points at shien.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import unicodedata
-from datetime import UTC, datetime, time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from shien.rules.engine import now
+import numpy as np
+
+from shien.rules import vocab
+from shien.rules.columns import Batch
+from shien.rules.engine import evaluate, now
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, Frame, Program, Round, registry
 from shien.rules.terms import frame_terms
 from shien.rules.text import yen
+from shien.rules.vec import FAIL
 from shien.rules.vocab import PREFECTURES
 
 METADATA_TYPE = "https://developers.digital.go.jp/documents/jgrants/api/"
@@ -33,6 +40,24 @@ EMPLOYEE_CLASSES = (
     "900名以下",
     "901名以上",
 )
+NO_LIMIT = EMPLOYEE_CLASSES[0]
+
+
+def _bands() -> dict[str, tuple[int, int | None]]:
+    """Each size class of a business as a range of employees: 5名以下 0–5, 20名以下 6–20, …, 901名以上 901–."""
+    out: dict[str, tuple[int, int | None]] = {}
+    low = 0
+    for label in EMPLOYEE_CLASSES[1:]:
+        number = int(label.rstrip("名以下上"))
+        if label.endswith("以上"):
+            out[label] = (number, None)
+        else:
+            out[label] = (low, number)
+            low = number + 1
+    return out
+
+
+BANDS = _bands()
 REGIONS: dict[str, tuple[str, ...]] = {
     "北海道地方": ("北海道",),
     "東北地方": ("青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県"),
@@ -107,6 +132,62 @@ def grant_frames() -> list[tuple[Program, Frame]]:
     return [(p, f) for p in registry().programs.values() if p.kind == "grant" for f in p.frames.values()]
 
 
+@functools.lru_cache(maxsize=16)
+def size_limits(day: date) -> dict[str, dict[str, int | None]]:
+    """For each grant frame and industry, the most employees a business may have and still pass the
+    frame's size criteria (those resting on the 中小企業者・小規模事業者 definitions `sme.<industry>`);
+    None where no number of employees fails them (the 中小企業者 test is capital OR employees).
+
+    Derived by running the rules themselves over every industry at every threshold the definitions
+    name (and one above it), with nothing else known: the size criteria are `employees <= limit`, so
+    the largest passing count is the limit. Nothing about a program's target size is written here.
+    """
+    params = registry().at(day)
+    thresholds = {
+        value
+        for industry in vocab.INDUSTRIES
+        for key, value in params[f"sme.{industry}"].items()
+        if key.endswith("employees_max")
+    }
+    counts = sorted({0, *thresholds, *(t + 1 for t in thresholds)})
+    records = [{"industry": i, "employees": n} for i in vocab.INDUSTRIES for n in counts]
+    evaluation = evaluate(Batch.from_records(records), datetime.combine(day, time(12), tzinfo=JST))
+    size = len(records)
+    out: dict[str, dict[str, int | None]] = {}
+    for outcome in evaluation.outcomes:
+        passes = np.ones(size, dtype=bool)
+        for check, state in outcome.checks:
+            if check.source.startswith("sme."):
+                passes &= np.broadcast_to(np.asarray(state) != FAIL, (size,))
+        limits: dict[str, int | None] = {}
+        for i, industry in enumerate(vocab.INDUSTRIES):
+            row = passes[i * len(counts) : (i + 1) * len(counts)]
+            passing = [n for n, ok in zip(counts, row, strict=True) if ok]
+            limits[industry] = None if row[-1] else (max(passing) if passing else -1)
+        out[outcome.frame.key] = limits
+    return out
+
+
+def employee_target(frame: Frame, day: date) -> tuple[str, frozenset[str], str]:
+    """jGrants' target_number_of_employees of a frame (the size classes of businesses it is open to,
+    ` / ` joined, or 従業員数の制約なし), those classes, and the limits by industry in words."""
+    limits = size_limits(day).get(frame.key, {})
+    if not limits or any(v is None for v in limits.values()):
+        return NO_LIMIT, frozenset(EMPLOYEE_CLASSES), ""
+    classes = [c for c, (low, _) in BANDS.items() if any(v is not None and v >= low for v in limits.values())]
+    params = registry().at(day)
+    groups: dict[int, list[str]] = {}
+    unverified = False
+    for industry, limit in limits.items():
+        if limit is not None and limit >= 0:
+            mark = "※" if params.entry(f"sme.{industry}").status == "unverified" else ""
+            unverified = unverified or bool(mark)
+            groups.setdefault(limit, []).append(industry + mark)
+    text = "、".join(f"{limit}人以下（{'・'.join(names)}）" for limit, names in sorted(groups.items()))
+    note = "（※は公募要領で確認できていない値）" if unverified else ""
+    return " / ".join(classes), frozenset(classes), f"常時使用する従業員 {text}{note}"
+
+
 def _created(program: Program, frame: Frame) -> datetime:
     moments = [m for r in program.rounds_for(frame.id) for m in (r.announced_at, r.acceptance_start) if m]
     return min(moments) if moments else datetime(2024, 3, 18, tzinfo=JST)
@@ -121,7 +202,7 @@ def _rate_text(terms: dict[str, Any]) -> str:
     return text + (f"（{'、'.join(tiers)}）" if tiers else "")
 
 
-def _detail_html(program: Program, frame: Frame, terms: dict[str, Any]) -> str:
+def _detail_html(program: Program, frame: Frame, terms: dict[str, Any], employees: str = "") -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{e(r['employees'])}</td><td>{yen(r['cap_yen'])}</td><td>{yen(r['special_yen']) if r.get('special_yen') else '—'}</td></tr>"
@@ -132,7 +213,8 @@ def _detail_html(program: Program, frame: Frame, terms: dict[str, Any]) -> str:
     contact = program.contact
     return (
         f"<p>{e(program.summary)}</p><h3>{e(frame.name)}</h3><p>{e(frame.summary)}</p>"
-        f"<table><tr><th>区分</th><th>補助上限額</th><th>{e(terms['caps'].get('special_label', '特例'))}</th></tr>{rows}</table>"
+        + (f"<p>対象となる事業者の規模: {e(employees)}</p>" if employees else "")
+        + f"<table><tr><th>区分</th><th>補助上限額</th><th>{e(terms['caps'].get('special_label', '特例'))}</th></tr>{rows}</table>"
         f"<p>補助率: {e(_rate_text(terms))}</p><h4>要件</h4><ul>{requirements}</ul>"
         f"<p>対象経費: {e(expenses)}</p>"
         f"<p>お問合せ先: {e(contact['name'])} {e(contact.get('phone', ''))}</p>"
@@ -152,9 +234,10 @@ def _round_of(program: Program, frame: Frame, at: datetime) -> Round | None:
 
 def subsidy(program: Program, frame: Frame, at: datetime) -> dict[str, Any]:
     """Everything shien says about one frame in jGrants' fields (list fields first)."""
-    terms = frame_terms(frame.key, at.astimezone(JST).date()) or {}
+    day = at.astimezone(JST).date()
+    terms = frame_terms(frame.key, day) or {}
     current = _round_of(program, frame, at)
-    employees = "20名以下" if program.id == "jizokuka" else "従業員数の制約なし"
+    employees, employee_classes, employee_text = employee_target(frame, day)
     purposes = list(dict.fromkeys(p for code in frame.purposes for p in USE_PURPOSE[code]))
     return {
         "id": subsidy_id(frame),
@@ -167,7 +250,7 @@ def subsidy(program: Program, frame: Frame, at: datetime) -> dict[str, Any]:
         "target_number_of_employees": employees,
         # detail fields
         "subsidy_catch_phrase": frame.summary[:255],
-        "detail": _detail_html(program, frame, terms),
+        "detail": _detail_html(program, frame, terms, employee_text),
         "use_purpose": " / ".join(purposes),
         "industry": " / ".join(INDUSTRIES),
         "target_area_detail": "全国",
@@ -175,7 +258,8 @@ def subsidy(program: Program, frame: Frame, at: datetime) -> dict[str, Any]:
         "project_end_deadline": _day_end(current.project_end) if current else None,
         "request_reception_presence": "有" if current and current.accepting(at) else "無",
         "is_enable_multiple_request": False,
-        "application_guidelines": [],
+        "front_subsidy_detail_page_url": None,  # shien's own page, set by `detail` (absolute URL)
+        "application_guidelines": [],  # the round's documents, set by `detail` (not in lists)
         "outline_of_grant": [_outline_file(program, frame, terms)],
         "application_form": [],
         # v2
@@ -200,12 +284,14 @@ def subsidy(program: Program, frame: Frame, at: datetime) -> dict[str, Any]:
             " ".join([program.name, program.short_name, program.summary, frame.name, frame.summary])
         ),
         "_purposes": set(purposes),
+        "_employee_classes": employee_classes,
+        "_round": current,
     }
 
 
 LIST_FIELDS = ("id", "name", "title", "target_area_search", "subsidy_max_limit", "acceptance_start_datetime",
-               "acceptance_end_datetime", "target_number_of_employees")  # fmt: skip
-V1_DETAIL_EXCLUDE = ("granttype", "institution_name", "workflow")
+               "acceptance_end_datetime", "target_number_of_employees", "institution_name")  # fmt: skip
+V1_DETAIL_EXCLUDE = ("granttype", "workflow")
 
 
 def _public(
@@ -239,7 +325,7 @@ def search(params: dict[str, str], at: datetime | None = None) -> dict[str, Any]
     keyword = params.get("keyword")
     if (
         keyword is None
-        or not 2 <= len(keyword) <= 255
+        or not 1 <= len(keyword) <= 255  # the live service answers a one-character keyword (200)
         or any(c.isspace() for c in unicodedata.normalize("NFKC", keyword))
     ):
         raise BadRequest
@@ -266,7 +352,11 @@ def search(params: dict[str, str], at: datetime | None = None) -> dict[str, Any]
             continue
         if industries and not industries & set(doc["industry"].split(" / ")):
             continue
-        if employees and doc["target_number_of_employees"] != employees:
+        if employees and not (
+            doc["target_number_of_employees"] == NO_LIMIT
+            if employees == NO_LIMIT
+            else employees in doc["_employee_classes"]
+        ):  # a business of this size class finds every frame open to it
             continue
         docs.append(doc)  # every shien program is national: any area (全国, region, prefecture) matches
 
@@ -282,10 +372,29 @@ def search(params: dict[str, str], at: datetime | None = None) -> dict[str, Any]
     return envelope([_public(d, LIST_FIELDS) for d in docs])
 
 
-def detail(subsidy_key: str, *, version: int, at: datetime | None = None) -> dict[str, Any]:
+PageUrl = Callable[[Program, Frame], str]
+Documents = Callable[[str, str], dict[str, list[dict[str, str]]]]
+
+
+def detail(
+    subsidy_key: str,
+    *,
+    version: int,
+    at: datetime | None = None,
+    page_url: PageUrl | None = None,
+    documents: Documents | None = None,
+) -> dict[str, Any]:
+    """GET /subsidies/id/{id} (v1) and /exp/v2/… (v2). `page_url` gives shien's own page of the frame
+    (front_subsidy_detail_page_url); `documents` the current round's files by jGrants field."""
     at = at or now()
     for program, frame in grant_frames():
         if subsidy_id(frame) == subsidy_key:
             doc = subsidy(program, frame, at)
+            if page_url is not None:
+                doc["front_subsidy_detail_page_url"] = page_url(program, frame)
+            current: Round | None = doc["_round"]
+            if documents is not None and current is not None:
+                for field, files in documents(program.id, current.id).items():
+                    doc[field] = [*doc[field], *files]
             return envelope([_public(doc, exclude=V1_DETAIL_EXCLUDE if version == 1 else ())])
     return envelope([])

@@ -6,6 +6,7 @@ minute it was built in (per URL and htmx fragment): a busy list page is rendered
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,9 +15,25 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from shien.programs import pages
+from shien.programs import documents, pages
 from shien.rules.registry import registry
 from shien.rules.vocab import PREFECTURES
+
+
+def _cached(request: HttpRequest, build: Callable[[], HttpResponse], stamp: str = "") -> HttpResponse:
+    """The page built this minute for this URL (and `stamp`: what else it shows, such as the ids of the
+    documents published in the office, so a change shows at once in every process)."""
+    fragment = "hx" if request.headers.get("HX-Request") else "page"
+    key = f"page:{pages.minute():%Y%m%d%H%M}:{stamp}:{fragment}:{request.get_full_path()}"
+    if len(key) > 250:
+        key = "page:" + hashlib.sha256(key.encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return HttpResponse(cached, content_type="text/html; charset=utf-8")
+    response = build()
+    if response.status_code == 200:
+        cache.set(key, response.content, 60)
+    return response
 
 
 def per_minute(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -24,15 +41,7 @@ def per_minute(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method != "GET":
             return view(request, *args, **kwargs)
-        fragment = "hx" if request.headers.get("HX-Request") else "page"
-        key = f"page:{pages.minute():%Y%m%d%H%M}:{fragment}:{request.get_full_path()}"[:250]
-        cached = cache.get(key)
-        if cached is not None:
-            return HttpResponse(cached, content_type="text/html; charset=utf-8")
-        response = view(request, *args, **kwargs)
-        if response.status_code == 200:
-            cache.set(key, response.content, 60)
-        return response
+        return _cached(request, lambda: view(request, *args, **kwargs))
 
     return wrapper
 
@@ -64,13 +73,22 @@ def program_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@per_minute
 def program_detail(request: HttpRequest, program_id: str) -> HttpResponse:
     if program_id not in registry().programs:
         raise Http404("制度が見つかりません")
-    return render(
-        request, "programs/detail.html", {"program": pages.program_view(program_id, pages.minute())}
-    )
+    by_round = documents.documents_of_program(program_id)  # the one query, also when cached
+    stamp = ",".join(f"{d.pk}" for found in by_round.values() for d in found)
+
+    def build() -> HttpResponse:
+        program = pages.program_view(program_id, pages.minute())
+        rounds = [
+            {"name": w["name"], "documents": documents.public_list(by_round[w["id"]])}
+            for w in program["windows"]
+            if w["id"] in by_round
+        ]
+        return render(request, "programs/detail.html", {"program": program, "round_documents": rounds})
+
+    return _cached(request, build, stamp)
 
 
 @per_minute

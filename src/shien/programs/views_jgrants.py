@@ -7,9 +7,11 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from shien.programs import jgrants
+from shien.programs import documents, jgrants
+from shien.rules.registry import Frame, Program
 
 
 def _json(data: Any, status: int = 200) -> JsonResponse:
@@ -37,14 +39,24 @@ def subsidies(request: HttpRequest) -> JsonResponse:
         return _json({"message": "Bad request"}, 400)
 
 
+def _detail(request: HttpRequest, subsidy_id: str, version: int) -> JsonResponse:
+    def page_url(program: Program, frame: Frame) -> str:
+        """shien's own page of the frame (jGrants' front_subsidy_detail_page_url), absolute."""
+        return request.build_absolute_uri(reverse("program-detail", args=[program.id]) + f"#{frame.id}")
+
+    return _json(
+        jgrants.detail(subsidy_id, version=version, page_url=page_url, documents=documents.jgrants_files)
+    )
+
+
 @_get_only
 def subsidy_v1(request: HttpRequest, subsidy_id: str) -> JsonResponse:
-    return _json(jgrants.detail(subsidy_id, version=1))
+    return _detail(request, subsidy_id, 1)
 
 
 @_get_only
 def subsidy_v2(request: HttpRequest, subsidy_id: str) -> JsonResponse:
-    return _json(jgrants.detail(subsidy_id, version=2))
+    return _detail(request, subsidy_id, 2)
 
 
 def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:

@@ -5,7 +5,9 @@ mode each grant program gets one practice round (練習用の公募回), open fr
 `days` days until 17:00, covering every frame that a dated round of the program covers and that
 has no open round today (a real open round, like 省力化's 常時受付, is used as it is). Its rules are
 those of the program's latest dated round (the same announcement date, so the same parameters); only
-the id, the name and the dates differ, and it is marked unverified with a note saying it is a demo.
+the id, the name and the dates differ (its 採択発表 is unknown; its `announced_at` stays the copied
+round's, to select the same parameters, and is not shown as its own), and it is marked unverified with
+a note saying it is a demo.
 
 Call `add_practice_rounds` once, before anything derived from the registry is built (the CLI does it
 before Django starts and before gunicorn forks). Production never calls it.
@@ -46,6 +48,7 @@ def add_practice_rounds(at: datetime, days: int = 30) -> list[Round]:
             acceptance_end=end,
             status="unverified",
             note=f"デモ用に追加した公募回。規則は {latest.name} と同じ",
+            results=None,  # the copied round's 採択発表 (e.g. 2024年6月下旬) is not this round's
             form4_deadline=(end - timedelta(days=7)) if latest.form4_deadline else None,
             project_end=(end + timedelta(days=180)).date() if latest.project_end else None,
             report_deadline=(end + timedelta(days=190)).date() if latest.report_deadline else None,

@@ -207,6 +207,8 @@ def explain(ev: Evaluation, outcome: Outcome, i: int, row: dict[str, Any]) -> di
     cache = ev.sources
     text = _text
     used: list[Entry | None] = [_source(s, r, cache) for s in outcome.sources]
+    if "wage_target" in outcome.facts:  # the frame judges wages against the 地域別最低賃金 of that day
+        used.append(_source("minimum_wage.{prefecture}", r, cache))
     criteria = []
     conditions = []
     states: dict[str, int] = {}

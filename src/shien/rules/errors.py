@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
-    def __init__(self, code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message

@@ -97,6 +97,14 @@ def _monozukuri(frame: Frame, p: ParamView) -> dict[str, Any]:
         "機械装置・システム構築費を含むこと（必須）",
         "17次公募に申請した事業者は18次公募に申請できない",
     ]
+    if fid == "shoryokuka":
+        if p["monozukuri.shoryokuka.sier"]:
+            requirements.append(
+                "追加要件: ロボット単体の導入ではなく、外部のシステムインテグレータ（SIer）との連携などにより構築するロボットシステム等（オーダーメイド設備）であること"
+            )
+        entry = p.entry("monozukuri.shoryokuka.productivity_multiple")
+        mark = "（※未確認）" if entry.unverified else ""
+        requirements.append(f"追加要件: 事業計画期間内に労働生産性を{entry.value}倍以上にする計画{mark}")
     return {
         "caps": _caps_by_band(p, f"monozukuri.{fid}.caps", "大幅賃上げ特例適用時"),
         "rates": rates,
@@ -192,9 +200,27 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
         }
         if fid == "fukusu":
             f = p["it_donyu.fukusu"]
+            per = p["it_donyu.fukusu.base_limits"]
+            # ① scales with the members: each row is the limit per member (× 構成員数)
+            terms["caps"]["rows"] = [
+                {
+                    "employees": "会計・受発注・決済ソフト（1機能以上）1者あたり × 構成員数",
+                    "cap_yen": per["software_tier_per_member"],
+                },
+                {
+                    "employees": f"同（{sw['min_functions_for_over']}機能以上）1者あたり × 構成員数",
+                    "cap_yen": per["software_cap_per_member"],
+                },
+                {"employees": "PC・タブレット等 1者あたり × 構成員数", "cap_yen": per["pc_cap_per_member"]},
+                {
+                    "employees": "レジ・券売機等 1者あたり × 構成員数",
+                    "cap_yen": per["register_cap_per_member"],
+                },
+            ]
+            terms["caps"]["source"] = _src(p, "it_donyu.fukusu.base_limits")
             terms["caps"]["rows"] += [
                 {
-                    "employees": f"消費動向等分析経費（{man_yen(f['analysis_per_member'])}×構成員数）",
+                    "employees": f"消費動向等分析経費（{man_yen(f['analysis_per_member'])}×構成員数。①＋②の上限）",
                     "cap_yen": f["group_cap"],
                 },
                 {"employees": "事務費・専門家費", "cap_yen": f["coordination_cap"]},

@@ -122,3 +122,41 @@ PURPOSE_CODES: Final[tuple[str, ...]] = tuple(PURPOSES)
 EXPENSE_CODES: Final[tuple[str, ...]] = tuple(EXPENSE_CATEGORIES)
 SUCCESSION_CODES: Final[tuple[str, ...]] = tuple(SUCCESSION_TYPES)
 INVOICE_FUNCTION_CODES: Final[tuple[str, ...]] = tuple(INVOICE_FUNCTIONS)
+
+# -- はい／いいえ: one vocabulary for JSON profiles, CSV/Parquet columns and the 診断 form ----------------
+# Compared after NFKC normalization (全角 ＹＥＳ is yes), stripping and lower-casing.
+TRUE_WORDS: Final[tuple[str, ...]] = ("true", "1", "yes", "y", "t", "on", "はい", "有", "○")
+FALSE_WORDS: Final[tuple[str, ...]] = ("false", "0", "no", "n", "f", "off", "いいえ", "無", "×")
+YES_NO_MESSAGE: Final = "true または false（はい／いいえ、yes／no、1／0 も可）を指定してください"
+
+
+def parse_yes_no(word: str) -> bool | None:
+    """True / False for a word of the vocabulary above, None for any other word (including blank)."""
+    import unicodedata
+
+    w = unicodedata.normalize("NFKC", word).strip().lower()
+    if w in TRUE_WORDS:
+        return True
+    if w in FALSE_WORDS:
+        return False
+    return None
+
+
+# -- 判定日時: the range every entry point accepts (the rules compute dates years before and after it) -----
+AS_OF_FIRST_YEAR: Final = 2000
+AS_OF_LAST_YEAR: Final = 2100
+AS_OF_RANGE_MESSAGE: Final = (
+    f"判定日時は{AS_OF_FIRST_YEAR}年1月1日から{AS_OF_LAST_YEAR}年12月31日までの日時を指定してください"
+)
+
+# -- numbering: what users see is counted from 1, as people count ("3行目", "2件目") -------------------
+
+
+def line_label(number: int) -> str:
+    """The N-th line of a file (JSON Lines, CSV with its header as line 1), counted from 1."""
+    return f"{number}行目"
+
+
+def item_label(number: int) -> str:
+    """The N-th element of a JSON array, counted from 1."""
+    return f"{number}件目"

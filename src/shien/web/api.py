@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from csp.decorators import csp_exempt
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
 from shien.rules.errors import DomainError
-from shien.rules.output import ErrorDocument, EstimateDocument
+from shien.rules.output import ErrorDocument, EstimateDocument, ProgramDocument
 from shien.rules.schema import Profile, japanese_errors
 
 
@@ -22,7 +21,7 @@ class ShienAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
         schema = super().get_openapi_schema(*args, **kwargs)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (Profile, EstimateDocument, ErrorDocument):
+        for model in (Profile, EstimateDocument, ErrorDocument, ProgramDocument):
             doc = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(doc.pop("$defs", {}))
             components[model.__name__] = doc
@@ -38,7 +37,8 @@ class JapaneseJSONRenderer(JSONRenderer):
 
 api = ShienAPI(
     renderer=JapaneseJSONRenderer(),
-    docs_decorator=csp_exempt(),  # Swagger UI initialises itself with an inline script
+    # /api/v1/docs runs under the site's Content-Security-Policy: ninja's Swagger UI is served from
+    # /static/ninja/ (no CDN) and reads its settings from a JSON data block, not an inline script
     title="shien API",
     version="1",
     description="中小企業支援制度のルール（補助金の判定・金額）と制度情報の API",
@@ -48,7 +48,7 @@ api = ShienAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    status = {"not_found": 404}.get(exc.code, 422)
+    status = {"not_found": 404, "too_large": 413}.get(exc.code, 422)
     return api.create_response(request, exc.as_dict(), status=status)
 
 

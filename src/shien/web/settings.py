@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -41,9 +42,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs' assets locally (no CDN)
     "csp",
+    "axes",  # login throttling per address and per account+address (shien.accounts.throttle)
     "django_otp",  # two-factor login (TOTP devices, backup codes)
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks",  # background tasks (the emails), run by a worker process of their own
+    "django_tasks_db",  # the task queue in the database (`shien manage db_worker`)
     "shien.accounts",
     "shien.core",
     "shien.programs",
@@ -56,11 +60,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "shien.core.middleware.RequestBodyLimitMiddleware",  # 413 before an oversized body is read
+    "shien.core.middleware.PrivatePageMiddleware",  # Cache-Control: no-store on personal pages
     "shien.core.middleware.VaryOnHtmxMiddleware",  # fragment and page at one URL: caches keep both apart
     "shien.core.middleware.MethodNotAllowedPageMiddleware",  # a POST-only address opened: a page, not a blank
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "axes.middleware.AxesMiddleware",  # a throttled login: the Japanese page (shien.accounts.throttle)
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -93,24 +100,36 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int(
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # several processes share the file (server workers, the task worker, cron commands): WAL (readers
+    # never wait for a writer), writers take the lock when their transaction begins (IMMEDIATE: no
+    # deadlocked upgrade from read to write) and wait up to 20 s for another process's write
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "mypage"
 LOGOUT_REDIRECT_URL = "home"
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+SHIEN_DEMO = env.bool("SHIEN_DEMO", default=False)  # set by `shien serve --demo`
+# the demo and DEBUG keep mail in a mailbox page (/dev/mail/) instead of sending it
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="shien.core.devmail.MailboxBackend"
+    if DEBUG or SHIEN_DEMO
+    else "django.core.mail.backends.console.EmailBackend",
+)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shien <noreply@localhost>")
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000")  # links in emails
-# "background": each process's mail thread sends after the commit (requests never wait on the mail
-# server); "immediate": sent in the request that committed (tests). Unsent mail: `deliver_mail`.
-SHIEN_MAIL_DELIVERY = env.str("SHIEN_MAIL_DELIVERY", default="background")
+# emails go through the task queue after the commit (requests never wait on the mail server); the
+# worker is `shien manage db_worker`, started by `shien serve`. Unsent mail: `deliver_mail` (cron).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds: a mail server that stops answering
 AUTHENTICATION_BACKENDS = [
-    "shien.accounts.backends.LockoutBackend",  # email + password, locks after 5 failures
+    "axes.backends.AxesStandaloneBackend",  # refuses a throttled address before any password is hashed
+    "shien.accounts.backends.EmailBackend",  # email + password
     "shien.accounts.backends.ExternalIdentityBackend",  # sessions of OpenID Connect logins
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -131,6 +150,9 @@ USE_TZ = True
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+# whole request bodies (files included) over this get 413 before they are read (core.middleware)
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=12 * 1024 * 1024)
+REQUEST_BODY_LIMITS = {"results-report": 50 * 1024 * 1024}  # one evidence file per ledger row
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -142,6 +164,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False  # before collectstatic (tests, first run) fall back to plain names
+# source maps are fetched only by browser developer tools; compressing them took 2/3 of collectstatic
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Content-Security-Policy: scripts and styles only from this site (htmx is served from /static/)
 CONTENT_SECURITY_POLICY = {
@@ -170,7 +194,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# Secure cookies unless DEBUG; SECURE_COOKIES=false only for a local instance on plain http (the demo)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LOGGING = {
@@ -207,3 +232,23 @@ OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)  # S256, unless discover
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)  # seconds per request to the provider
 OIDC_MFA_AMR = env.list("OIDC_MFA_AMR", default=["mfa"])  # amr values that stand for our TOTP step
 # --- end of two-factor / OpenID Connect settings ---
+
+# --- Login throttling (django-axes; shien.accounts.throttle) ---
+# An address that fails AXES_IP_FAILURE_LIMIT times (on any accounts) is refused for the cool-off; one
+# account from one address after AXES_FAILURE_LIMIT. There is no lock by account alone, so nobody can
+# lock a user out from another address. A refused attempt is answered before any password is hashed.
+AXES_HANDLER = "shien.accounts.throttle.ThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5  # one account from one address
+AXES_IP_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)  # one address, any accounts
+AXES_COOLOFF_TIME = 0.25  # hours: 15 minutes
+AXES_RESET_ON_SUCCESS = True  # (the handler resets that account+address only)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # tries while refused do not extend the wait
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not recorded by axes
+AXES_USERNAME_CALLABLE = "shien.accounts.throttle.username"
+AXES_CLIENT_IP_CALLABLE = "shien.accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "shien.accounts.throttle.lockout_response"
+# behind a TLS proxy the client is the address the nearest proxy adds to X-Forwarded-For (one proxy
+# unless TRUSTED_PROXY_COUNT says more); otherwise REMOTE_ADDR, and the header is ignored
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if SECURE_PROXY_SSL_HEADER else 0)
+# --- end of login throttling ---

@@ -7,4 +7,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-SHIEN_MAIL_DELIVERY = "immediate"  # mail is in mail.outbox when the committing call returns
+# tasks run at once: mail is in mail.outbox when the committing call returns
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -15,6 +15,7 @@ urlpatterns = [
     path("programs.csv", downloads.programs_csv, name="programs-csv"),
     path("programs.xlsx", downloads.programs_xlsx, name="programs-xlsx"),
     path("programs/<str:program_id>/", views.program_detail, name="program-detail"),
+    path("programs/", include("shien.programs.urls")),  # round documents (公募要領・様式)
     path("schedule/", views.schedule, name="schedule"),
     path("compare/", views.compare, name="compare"),
     path("shindan/", navigator.shindan, name="shindan"),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("applications/<int:pk>/submit/", applications.application_submit, name="application-submit"),
     path("applications/", include("shien.applications.urls_applicant")),  # 様式4, grant, reports, changes
     path("applications/", include("shien.applications.urls_followup")),  # 事業化状況報告・効果報告
+    path("office/documents/", include("shien.programs.urls_office")),  # round documents
     path("office/", include("shien.applications.urls_office")),  # secretariat and reviewers
     path("api/v1/", api.urls),
     # jGrants-compatible read API

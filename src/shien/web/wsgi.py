@@ -1,4 +1,10 @@
-"""WSGI entry point (gunicorn `shien.web.wsgi:application`)."""
+"""WSGI entry point (gunicorn `shien.web.wsgi:application`).
+
+Imported once in the gunicorn master (`preload_app`) before it forks the workers: this module loads
+the code and the rules, and must not open a database connection nor start a thread (each would be
+shared by every forked worker). Database work before the server starts (migrate, the demo data) runs
+in a process of its own (`shien.web.server`).
+"""
 
 import os
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import authenticate
 
 from shien.accounts import validators
 from shien.accounts.models import Role
@@ -58,7 +57,16 @@ def test_each_role_sees_exactly_its_organizations() -> None:
     assert set(organizations_for(stranger)) == {other}
     assert set(organizations_for(advisor)) == set()
     assert set(organizations_for(reviewer)) == set()
-    assert set(organizations_for(secretariat)) == {org, other}
+    assert set(organizations_for(secretariat)) == set()  # staff: only businesses that have applied
+    from shien.applications import services
+    from shien.applications.tests.factories import MONOZUKURI_PLAN
+    from shien.applications.tests.test_applicant_builders import AT
+
+    app = services.application_create(actor=stranger, organization=other, program="monozukuri",
+                                      frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip
+    assert set(organizations_for(secretariat)) == set()  # a draft is the business's own
+    services.application_submit(actor=stranger, application=app, at=AT)
+    assert set(organizations_for(secretariat)) == {other}
     with pytest.raises(DomainError, match="見つかりません"):
         organization_get(stranger, org.pk)
     consent = advisor_consent_grant(actor=owner, organization=org, advisor=advisor)
@@ -76,10 +84,19 @@ def test_only_the_owner_grants_consent_and_only_to_advisors() -> None:
         advisor_consent_grant(actor=member, organization=org, advisor=user("x@example.jp", Role.ADVISOR))
 
 
-def test_login_by_email_locks_after_five_failures() -> None:
+def test_login_by_email_locks_after_five_failures_from_that_address_only() -> None:
+    """The per-account lock now holds for the account from one address (django-axes); the owner's own
+    address stays open (the throttling itself: test_login.py)."""
+    from django.test import Client
+
     user("login@example.jp")
-    assert authenticate(username="LOGIN@example.jp", password="correct horse battery") is not None
+    here, there = Client(REMOTE_ADDR="198.51.100.1"), Client(REMOTE_ADDR="198.51.100.2")
+    right = {"username": "LOGIN@example.jp", "password": "correct horse battery"}
+    assert here.post("/accounts/login/", right).status_code == 302
     for _ in range(5):
-        assert authenticate(username="login@example.jp", password="wrong") is None
-    assert authenticate(username="login@example.jp", password="correct horse battery") is None  # locked
-    assert authenticate(username="nobody@example.jp", password="x") is None
+        here.post("/accounts/login/", {"username": "login@example.jp", "password": "wrong"})
+    assert Client(REMOTE_ADDR="198.51.100.1").post("/accounts/login/", right).status_code == 429  # locked
+    assert there.post("/accounts/login/", right).status_code == 302
+    assert (
+        there.post("/accounts/login/", {"username": "nobody@example.jp", "password": "x"}).status_code == 200
+    )

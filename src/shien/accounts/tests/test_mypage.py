@@ -45,3 +45,51 @@ def test_mypage_names_the_round_instead_of_its_id(client: Client) -> None:
     name = next(r.name for r in registry().programs["monozukuri"].rounds if r.id == draft.round_id)
     assert f"ものづくり補助金 省力化(オーダーメイド)枠（{name}）" in page
     assert f"（{draft.round_id}）" not in page
+
+
+@pytest.mark.parametrize(
+    ("role", "home", "link"),
+    [
+        (Role.SECRETARIAT, "/office/", "事務局の画面へ"),
+        (Role.BUREAU, "/office/", "経済産業局の画面（閲覧）へ"),
+        (Role.REVIEWER, "/office/reviews/", "審査の画面へ"),
+    ],
+)
+def test_staff_land_on_their_own_home_and_mypage_links_to_it(
+    client: Client, role: Role, home: str, link: str
+) -> None:
+    user("office@example.jp", role)
+    response = client.post(
+        "/accounts/login/", {"username": "office@example.jp", "password": "correct horse battery"}
+    )
+    assert response.status_code == 302 and response.url == home
+    assert client.get(home).status_code == 200
+    page = client.get("/mypage/").content.decode()
+    assert link in page and f'href="{home}"' in page
+    assert "まだ事業者が登録されていません" not in page and "事業者を登録する" not in page
+    asked = client.post(
+        "/accounts/login/?next=/inbox/",
+        {"username": "office@example.jp", "password": "correct horse battery"},
+    )
+    assert asked.url == "/inbox/"  # a page asked for still wins
+
+
+def test_advisors_and_vendors_land_on_mypage(client: Client) -> None:
+    from shien.accounts.services import advisor_consent_grant
+
+    owner = user("owner@example.jp")
+    org = organization(owner, name="相談先株式会社")
+    advisor = user("shokokai@example.jp", Role.ADVISOR)
+    response = client.post(
+        "/accounts/login/", {"username": "shokokai@example.jp", "password": "correct horse battery"}
+    )
+    assert response.url == "/mypage/"
+    page = client.get("/mypage/").content.decode()
+    assert "同意を受けた事業者はまだありません" in page and "まだ事業者が登録されていません" not in page
+    advisor_consent_grant(actor=owner, organization=org, advisor=advisor)
+    assert "相談先株式会社" in client.get("/mypage/").content.decode()
+    user("vendor@example.jp", Role.VENDOR)
+    vendor = Client().post(
+        "/accounts/login/", {"username": "vendor@example.jp", "password": "correct horse battery"}
+    )
+    assert vendor.url == "/mypage/"

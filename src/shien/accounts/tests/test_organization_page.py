@@ -3,6 +3,7 @@ advisors and staff only read, strangers get 404; a submitted application keeps i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from shien.accounts.models import AdvisorConsent, Invitation, Membership, Role, 
 from shien.applications import services
 from shien.applications.selectors import applications_for
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.applications.tests.test_applicant_builders import AT
 from shien.core.models import AuditLog
 from shien.rules.registry import JST
 
@@ -55,8 +57,19 @@ def test_who_sees_the_page_and_whose_contact_details(client: Client, world: dict
     page = login(client, advisor).get(url).content.decode()
     assert "広島精機株式会社" in page and "owner@example.jp" not in page  # an advisor: no member's email
     assert "広島商工会議所" in page and "事業者の情報を変更する" not in page
-    page = login(client, user("office@example.jp", Role.SECRETARIAT)).get(url).content.decode()
-    assert "owner@example.jp" in page and "メンバーを招待" not in page
+    office = user("office@example.jp", Role.SECRETARIAT)
+    bureau = user("kyoku@example.jp", Role.BUREAU)
+    for who in (office, bureau):  # staff see a business only through a submitted application
+        assert login(client, who).get(url).status_code == 404
+        assert login(client, who).get("/organizations/999999/").status_code == 404  # absent: the same
+    app = services.application_create(actor=world["owner"], organization=org, program="monozukuri",
+                                      frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip
+    assert login(client, office).get(url).status_code == 404  # a draft is the business's own
+    services.application_submit(actor=world["owner"], application=app, at=AT)
+    for who in (office, bureau):
+        page = login(client, who).get(url).content.decode()
+        assert "広島精機株式会社" in page and "代表者" in page and "メンバーを招待" not in page
+        assert "owner@example.jp" not in page and "staff@example.jp" not in page  # no contact details
     page = login(client, world["staff"]).get(url).content.decode()
     assert "owner@example.jp" in page and "事業者の情報を変更する" in page and "メンバーを招待" not in page
     page = login(client, world["owner"]).get(url).content.decode()
@@ -296,10 +309,10 @@ def test_invitations_are_declined_cancelled_and_found_after_sign_up(
     assert client.post(f"/organizations/{org.pk}/invitations/{cancel.pk}/cancel/").status_code == 302
     assert Invitation.objects.get(pk=cancel.pk).status == "cancelled"
     fresh = Client()  # the invited person signs up with the address, and finds the invitation
-    fresh.post(
-        "/accounts/signup/",
-        {"name": "後藤 花子", "email": "Later@example.jp", "password": "sumire-no-hana-2024"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        fresh.post("/accounts/signup/", {"name": "後藤 花子", "email": "Later@example.jp"})
+    confirm = re.search(r"/accounts/signup/confirm/[^\s]+/", mail.outbox[-1].body).group(0)
+    fresh.post(confirm, {"password": "sumire-no-hana-2024", "password_again": "sumire-no-hana-2024"})
     assert "から代表者としての招待" in fresh.get("/mypage/").content.decode()
     later = Invitation.objects.get(email="later@example.jp")
     assert (

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 import jwt
 import pytest
 import requests
-from django.contrib.auth import authenticate
 from django.test import Client
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -178,46 +177,7 @@ def test_wrong_backup_codes_and_totp_codes_share_one_count_and_a_lock_holds_the_
     assert twofactor.backup_codes_left(u) == 10  # and the backup code was not spent
 
 
-def test_parallel_wrong_passwords_get_no_more_than_five_guesses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests that all pass the lock check before any failure is counted (as in parallel workers)."""
-    user("parallel@example.jp")
-    checked: list[str] = []
-    real_check = User.check_password
-
-    def check(self: User, raw: str) -> bool:
-        checked.append(raw)
-        if len(checked) == 1:  # while the first guess is being hashed, nine more arrive
-            for n in range(9):
-                authenticate(None, username="parallel@example.jp", password=f"guess {n}")
-        return real_check(self, raw)
-
-    monkeypatch.setattr(User, "check_password", check)
-    assert authenticate(None, username="parallel@example.jp", password="first guess") is None
-    assert len(checked) <= 5
-    assert User.objects.get(email="parallel@example.jp").locked_until is not None
-    assert authenticate(None, username="parallel@example.jp", password=PASSWORD) is None  # locked
-
-
-def test_a_count_run_past_five_by_parallel_requests_locks_without_another_guess(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    u = user("overrun@example.jp")
-    User.objects.filter(pk=u.pk).update(failed_logins=7)  # counted by requests still in flight
-    monkeypatch.setattr(User, "check_password", lambda self, raw: pytest.fail("a sixth guess was checked"))
-    assert authenticate(None, username="overrun@example.jp", password=PASSWORD) is None
-    u.refresh_from_db()
-    assert u.locked_until is not None and u.failed_logins == 0  # a lock, not a user stuck for good
-
-
-def test_a_right_password_clears_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    u = user("count@example.jp")
-    for _ in range(4):
-        assert authenticate(None, username="count@example.jp", password="wrong") is None
-    assert authenticate(None, username="count@example.jp", password=PASSWORD) == u
-    for _ in range(4):
-        assert authenticate(None, username="count@example.jp", password="wrong") is None
-    u.refresh_from_db()
-    assert u.locked_until is None and u.failed_logins == 4
+# (password guessing and its lock: test_login.py, django-axes)
 
 
 def test_no_code_or_secret_reaches_the_audit_log_or_the_log(
@@ -435,13 +395,13 @@ def test_odd_input_to_the_code_step_is_a_page_not_a_500(client: Client, clock: C
 def test_an_account_made_in_advance_with_someones_email_is_not_linked_to_their_gbizid(
     client: Client, provider: Provider
 ) -> None:
-    """Pre-account takeover: sign-up does not check the address, so the password's holder must confirm."""
+    """Pre-account takeover: sign-up now confirms the address by mail, so a squatter's sign-up makes no
+    account; one made another way (by an administrator, before mail confirmation existed) is still
+    linked only once the password's holder confirms."""
     squatter = Client()
-    squatter.post(
-        "/accounts/signup/",
-        {"email": "gbiz@example.jp", "name": "誰か", "password": PASSWORD, "password2": PASSWORD},
-    )
-    planted = User.objects.get(email="gbiz@example.jp")
+    squatter.post("/accounts/signup/", {"email": "gbiz@example.jp", "name": "誰か"})
+    assert not User.objects.filter(email="gbiz@example.jp").exists()
+    planted = User.objects.create_user("gbiz@example.jp", PASSWORD, name="誰か")
     response = via_provider(client, provider)  # the real owner of the address, through GビズID
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
     assert logged_in(client) is None and not ExternalIdentity.objects.exists()

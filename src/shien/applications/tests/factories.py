@@ -6,6 +6,7 @@ from typing import Any
 
 from shien.accounts.models import Role, User, UserRole
 from shien.accounts.services import organization_create
+from shien.applications.files import minimal_pdf
 
 
 def user(email: str, *roles: Role) -> User:
@@ -60,7 +61,7 @@ def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None
 
     app = granted(owner, secretariat, at, plan=plan)
     proof = services.attachment_add(
-        actor=owner, application=app, name="領収書.pdf", content=b"%PDF-1.7 x\n%%EOF\n"
+        actor=owner, application=app, name="領収書.pdf", content=minimal_pdf("領収書")
     )
     app = postaward.results_report(actor=owner, application=app, lines=[
         {"category": "machinery", "description": "一式", "amount_yen": 60_000_000, "evidence_sha256": proof.sha256}])  # fmt: skip

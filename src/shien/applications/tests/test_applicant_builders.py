@@ -13,12 +13,13 @@ import pytest
 
 from shien.accounts.models import Role, User
 from shien.applications import postaward, services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
 from shien.rules.registry import JST
 
 AT = datetime(2024, 3, 20, 10, 0, tzinfo=JST)  # ものづくり 18次 is open (until 3/27 17:00)
-PDF = b"%PDF-1.7\n" + b"z" * 200 + b"\n%%EOF\n"  # a header and an end marker, as a reader needs
+PDF = minimal_pdf("申請書類")  # a real one-page PDF (pypdf reads attachments)
 
 # the path through the state machine to each state: (who acts, action) after submission
 PATHS: dict[State, tuple[str, ...]] = {

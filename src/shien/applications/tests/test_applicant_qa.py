@@ -37,20 +37,26 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-# a 1×1 RGB PNG and a minimal baseline JPEG, as a reader needs them (built here: no image library)
+# a 1×1 RGB PNG built by hand, and a small JPEG written by Pillow (attachments are read with Pillow)
 PNG = (
     b"\x89PNG\r\n\x1a\n"
     + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
     + _chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
     + _chunk(b"IEND", b"")
 )
-JPEG = (
-    b"\xff\xd8"
-    + b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    + b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00"
-    + b"\x12\x34\x56"
-    + b"\xff\xd9"
-)
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
 
 
 def it_draft(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Application]:

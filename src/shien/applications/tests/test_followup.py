@@ -65,6 +65,20 @@ def test_missing_the_minimum_wage_refunds_a_plan_year_share(paid: tuple[Applicat
     assert AuditLog.objects.filter(action="followup.submit").get().data["refund_yen"] == 5_000_000
 
 
+def test_the_minimum_wage_of_the_fiscal_year_end_not_last_years(paid: tuple[Application, Any]) -> None:
+    """FY ending 2026-03-31: 広島 R7 1,085円 (from 2025-11-01) + 30. FY ending 2027-03-31: R8 is not in
+    the registry, so the check is unknown (no refund), not judged by R7 carried forward."""
+    app, owner = paid
+    second = followup.followup_submit(actor=owner, application=app, year=2,
+                                      figures=figures(2, va=110_000_000, payroll=62_000_000, wage=1114))  # fmt: skip
+    wage = next(c for c in second.checks if c["code"] == "min_wage")
+    assert wage["passed"] is False and "1,085円＋30円" in wage["message"]
+    checks, refund = followup.evaluate(app, 3, figures(3, va=120_000_000, payroll=64_000_000, wage=1114))
+    wage = next(c for c in checks if c["code"] == "min_wage")
+    assert wage["passed"] is None and "未登録" in wage["message"] and wage["unverified"] is True
+    assert "refund_yen" not in wage and refund == 0
+
+
 def test_payroll_shortfall_at_the_end_of_the_plan_refunds_by_the_shortfall_ratio(
     paid: tuple[Application, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

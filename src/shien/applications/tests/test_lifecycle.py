@@ -11,6 +11,7 @@ from django.db import connection
 from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
 from shien.applications import services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, ReceiptCounter, State
 from shien.applications.selectors import application_get, applications_for
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
@@ -20,7 +21,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 DEADLINE = datetime(2024, 3, 27, 17, 0, tzinfo=JST)  # ものづくり 18次
-PDF = b"%PDF-1.7\n" + b"x" * 1000 + b"\n%%EOF\n"
+PDF = minimal_pdf("見積書")
 
 
 @pytest.fixture

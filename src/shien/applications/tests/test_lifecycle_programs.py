@@ -17,6 +17,7 @@ import pytest
 from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
 from shien.applications import postaward, review, services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
 from shien.core.models import AuditLog, Notification
@@ -24,7 +25,7 @@ from shien.rules.errors import DomainError
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
-PDF = b"%PDF-1.7\n" + b"evidence " * 100 + b"\n%%EOF\n"
+PDF = minimal_pdf("evidence")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from stdnum.jp import cn
 from shien.accounts.models import Role, User
 from shien.accounts.services import advisor_consent_grant
 from shien.applications import office, postaward, review, services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, ReviewAssignment, RoundBudget, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organization, user
 from shien.core.models import AuditLog
@@ -31,7 +32,7 @@ from shien.rules.text import parse_yen
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PDF = b"%PDF-1.7\n%%EOF\n"  # a header and an end marker, as a reader needs
+PDF = minimal_pdf("書類")  # a real one-page PDF (pypdf reads attachments)
 SCORES = ("technology", "commercialization", "policy")
 
 
@@ -476,7 +477,7 @@ def test_attachments_stream_with_their_type_and_are_refused_when_tampered(
     client: Client, staff: dict[str, User], settings: Any
 ) -> None:
     app = draft("I社", 20_000_000)
-    content = b"%PDF-1.7\n" + "事業計画".encode() * 1000 + b"\n%%EOF\n"
+    content = minimal_pdf("事業計画" * 1000)
     attachment = services.attachment_add(
         actor=owner_of(app), application=app, name="事業計画書.pdf", content=content
     )

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.accounts.services import advisor_consent_grant
 from shien.applications import changes, office, postaward, review, services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organization, user
 from shien.core.models import AuditLog
@@ -28,7 +29,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PDF = minimal_pdf("領収書")
 SCORES = ("technology", "commercialization", "policy")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,12 @@ from django.core import mail
 from django.test import Client
 
 from shien.applications import services
+from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, State
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
-PDF = b"%PDF-1.7\n" + b"y" * 500 + b"\n%%EOF\n"
+PDF = minimal_pdf("事業計画書")
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +31,11 @@ def test_owner_signs_up_registers_applies_attaches_and_submits(
     client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
     client.raise_request_exception = True
-    response = client.post(
-        "/accounts/signup/",
-        {"name": "広島 太郎", "email": "Taro@example.jp", "password": "sumire-no-hana-2024"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # sign-up is confirmed through the mail
+        client.post("/accounts/signup/", {"name": "広島 太郎", "email": "Taro@example.jp"})
+    confirm = re.search(r"/accounts/signup/confirm/\S+/", mail.outbox.pop().body).group(0)
+    password = {"password": "sumire-no-hana-2024", "password_again": "sumire-no-hana-2024"}
+    response = client.post(confirm, password)
     assert response.status_code == 302 and response.url == "/mypage/"
     response = client.post("/organizations/new/", {"name": "広島精機株式会社", "prefecture": "広島県", "industry": "製造業",
                                                    "employees": "30", "capital_yen": "10000000",

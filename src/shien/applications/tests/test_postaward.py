@@ -9,6 +9,7 @@ import pytest
 
 from shien.accounts.models import Role
 from shien.applications import postaward, services, workflow
+from shien.applications.files import minimal_pdf
 from shien.applications.models import State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organization, user
 from shien.core.models import AuditLog
@@ -17,7 +18,7 @@ from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
-PDF = b"%PDF-1.7\n%%EOF\n"  # a header and an end marker, as a reader needs
+PDF = minimal_pdf("証憑")  # a real one-page PDF (pypdf reads attachments)
 
 
 @pytest.fixture(autouse=True)

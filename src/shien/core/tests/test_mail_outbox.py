@@ -1,14 +1,14 @@
 """The inbox row is the email's outbox: sent once after the commit, retried when the mail server fails,
-never sent twice, never sent for a change that rolled back, and never holding up the request."""
+never sent twice, never sent for a change that rolled back, and never holding up the request (the
+email is a task in the database queue, sent by the task worker)."""
 
 from __future__ import annotations
 
 import smtplib
-import threading
-import time
 from datetime import timedelta
 from io import StringIO
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core import mail
@@ -16,6 +16,7 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from shien.accounts.models import User
 from shien.core import notifications
@@ -25,8 +26,6 @@ from shien.core.notifications import MAX_EMAIL_ATTEMPTS, deliver, deliver_pendin
 pytestmark = pytest.mark.django_db
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
 FAILING = "shien.core.tests.test_mail_outbox.FailingBackend"
-SLOW = "shien.core.tests.test_mail_outbox.SlowBackend"
-MAIL_SERVER_ANSWERS = threading.Event()
 
 
 class FailingBackend(EmailBackend):
@@ -34,10 +33,10 @@ class FailingBackend(EmailBackend):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
 
-class SlowBackend(EmailBackend):
-    def send_messages(self, messages: Any) -> int:
-        MAIL_SERVER_ANSWERS.wait(10)
-        return super().send_messages(messages)
+@pytest.fixture
+def database_queue(settings: Any) -> None:
+    """The production task queue (django-tasks' database backend) instead of the tests' immediate one."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
 @pytest.fixture
@@ -118,36 +117,83 @@ def test_retries_stop_after_the_last_attempt(me: User, settings: Any) -> None:
     assert mail.outbox == [] and err.getvalue() == ""
 
 
-@pytest.mark.django_db(transaction=True)
-def test_background_delivery_does_not_hold_up_the_committing_request(settings: Any) -> None:
+def _run_task_worker() -> None:
+    """What `shien serve` runs beside the server: the django-tasks database worker (here until the
+    queue is empty)."""
+    # The worker closes "old" connections between tasks; inside the test's transaction (autocommit off)
+    # Django counts this one as old and PostgreSQL would lose the test's data with it.
+    with mock.patch("django_tasks_db.management.commands.db_worker.close_old_connections"):
+        call_command(
+            "db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0", verbosity=0
+        )
+
+
+def test_with_the_database_queue_the_email_is_a_task_committed_with_its_row(
+    me: User, settings: Any, database_queue: None
+) -> None:
     settings.EMAIL_BACKEND = LOCMEM
-    settings.SHIEN_MAIL_DELIVERY = "background"
-    me = User.objects.create_user("bg@example.jp", "correct horse battery")
+    settings.SITE_URL = "https://shien.example.jp"
     with transaction.atomic():
-        note = notify(user=me, kind="t", title="採択されました", key="bg")
-    notifications.wait_for_mail_thread()
-    assert note is not None and [m.subject for m in mail.outbox] == ["【shien】採択されました"]
-    assert Notification.objects.get(pk=note.pk).emailed_at is not None
-    names = [t.name for t in threading.enumerate()]
-    assert names.count("shien-mail") == 1  # one thread per process, reused
+        note = notify(user=me, kind="t", title="採択されました", url="/applications/1/", key="q")
+        assert note is not None
+        queued = DBTaskResult.objects.get()  # written in the same transaction as the notification
+    assert queued.task_path == "shien.core.notifications.send_notification_email"
+    assert queued.args_kwargs == {"args": [note.pk], "kwargs": {}} and queued.status == "READY"
+    assert mail.outbox == []  # the request returned without talking to the mail server
+    _run_task_worker()
+    assert [(m.subject, m.to) for m in mail.outbox] == [("【shien】採択されました", ["me@example.jp"])]
+    queued.refresh_from_db()
+    assert queued.status == "SUCCESSFUL" and queued.return_value == "sent"
+    _run_task_worker()  # the worker again: nothing is sent twice
+    assert len(mail.outbox) == 1 and Notification.objects.get().emailed_at is not None
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_slow_mail_server_is_waited_for_only_as_long_as_asked(settings: Any) -> None:
-    settings.EMAIL_BACKEND = SLOW
-    settings.SHIEN_MAIL_DELIVERY = "background"
-    me = User.objects.create_user("slow@example.jp", "correct horse battery")
-    MAIL_SERVER_ANSWERS.clear()
-    note = notify(user=me, kind="t", title="交付が決定しました", key="slow")  # returns at once
-    assert note is not None and mail.outbox == []
-    assert notifications.wait_for_mail_thread(timeout=0.2) is False  # a stopping server gives up
-    started = time.monotonic()  # the send holds no lock: the rest of the app writes meanwhile
-    Notification.objects.filter(pk=note.pk).update(read_at=timezone.now())
-    User.objects.create_user("meanwhile@example.jp", "correct horse battery")
-    assert time.monotonic() - started < 2
-    MAIL_SERVER_ANSWERS.set()
-    assert notifications.wait_for_mail_thread(timeout=10) is True
-    assert [m.subject for m in mail.outbox] == ["【shien】交付が決定しました"]
+def test_with_the_database_queue_a_rolled_back_change_leaves_no_task(
+    me: User, settings: Any, database_queue: None
+) -> None:
+    settings.EMAIL_BACKEND = LOCMEM
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notify(user=me, kind="t", title="採択されました", key="gone")
+        raise RuntimeError
+    assert not DBTaskResult.objects.exists() and not Notification.objects.exists()
+    _run_task_worker()
+    assert mail.outbox == []
+
+
+def test_a_failed_send_is_queued_again_later_until_the_last_attempt(
+    me: User, settings: Any, database_queue: None
+) -> None:
+    settings.EMAIL_BACKEND = FAILING
+    note = notify(user=me, kind="t", title="交付が決定しました", key="retry")
+    assert note is not None
+    for attempt in range(1, MAX_EMAIL_ATTEMPTS + 1):
+        _run_task_worker()  # the retry waits for its time: one attempt per run
+        note.refresh_from_db()
+        assert note.email_attempts == attempt and note.emailed_at is None
+        later = DBTaskResult.objects.ready().count()
+        waiting = DBTaskResult.objects.filter(status="READY", run_after__gt=timezone.now())
+        assert later == 0 and waiting.count() == (1 if attempt < MAX_EMAIL_ATTEMPTS else 0)
+        if attempt < MAX_EMAIL_ATTEMPTS:
+            delay = waiting.get().run_after - timezone.now()
+            assert notifications.RETRY_DELAYS[attempt - 1] - timedelta(seconds=30) < delay
+            waiting.update(run_after=timezone.now())  # the clock moves past the delay
+    assert mail.outbox == []
+
+
+def test_a_retry_waiting_in_the_queue_sends_once_the_mail_server_answers(
+    me: User, settings: Any, database_queue: None
+) -> None:
+    settings.EMAIL_BACKEND = FAILING
+    note = notify(user=me, kind="t", title="申請を受け付けました", key="later")
+    assert note is not None
+    _run_task_worker()
+    settings.EMAIL_BACKEND = LOCMEM
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    _run_task_worker()
+    call_command("deliver_mail", "--older-than", "0", stdout=StringIO())  # cron as well: still once
+    assert [m.subject for m in mail.outbox] == ["【shien】申請を受け付けました"]
+    note.refresh_from_db()
+    assert note.email_attempts == 2 and note.emailed_at is not None
 
 
 def test_a_row_being_sent_is_left_to_its_sender_until_the_lease_ends(me: User, settings: Any) -> None:

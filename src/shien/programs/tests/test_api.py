@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from shien.rules.output import ErrorDocument, EstimateDocument
+from shien.rules.output import ErrorDocument, EstimateDocument, ProgramDocument
 from shien.tests.test_cli import EXAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +52,26 @@ def test_estimate_json_lines(client: Client) -> None:
                 {"business": {"industry": "製造業", "employees": 1}},
                 {"business": {"industry": "製造業", "employees": "x"}},
             ],
-            "[1].business.employees",
+            "2.business.employees",  # the second element (counted from 1): item 2
             "整数を指定してください",
+        ),
+        ([1], "1.(入力全体)", "JSONオブジェクト（{ ... }）を指定してください"),
+        ({"business": 1}, "business", "オブジェクト（{ ... }）を指定してください"),
+        (
+            {"business": {"industry": "製造業", "employees": 1}, "plan": {"expenses": [1]}},
+            "plan.expenses[0]",
+            "オブジェクト（{ ... }）を指定してください",
+        ),
+        (
+            {"business": {"industry": "製造業", "employees": 1, "applied_rounds": ["nope/1"]}},
+            "business.applied_rounds",
+            "公募回「nope/1」はありません。制度ID/回（例: monozukuri/17）で指定してください"
+            "（一覧は shien programs または GET /api/v1/programs）",
+        ),
+        (
+            {"as_of": "0001-01-01T00:00:00", "business": {"industry": "製造業", "employees": 1}},
+            "as_of",
+            "判定日時は2000年1月1日から2100年12月31日までの日時を指定してください",
         ),
         (
             {"business": {"industry": "製造業", "employees": 1, "prefecture": "ヒロシマ"}},
@@ -76,17 +94,45 @@ def test_invalid_input_is_422_with_japanese_messages(
     response = post(client, body)
     assert response.status_code == 422
     error = ErrorDocument.model_validate(response.json())
-    assert any(e.field == field and e.message == message for e in error.errors), error
+    where = [f"{e.item}.{e.field}" if e.item else e.field for e in error.errors]
+    assert any(w == field and e.message == message for w, e in zip(where, error.errors, strict=True)), error
+
+
+def test_json_lines_errors_name_the_line_counted_from_1(client: Client) -> None:
+    body = json.dumps(EXAMPLE) + "\n\n" + json.dumps({"business": {"industry": "製造業"}}) + "\n"
+    response = post(client, body, "application/x-ndjson")
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error == {
+        "field": "business.employees",
+        "label": "常時使用する従業員数",
+        "message": "必須項目です",
+        "item": 2,
+        "line": 3,
+    }
+
+
+@pytest.mark.parametrize("path", ["/api/v1/programs", "/api/v1/programs/monozukuri"])
+@pytest.mark.parametrize("as_of", ["0001-01-01", "0003-06-01T00:00:00+14:00", "昨日"])
+def test_programs_as_of_out_of_range_or_unreadable_is_422(client: Client, path: str, as_of: str) -> None:
+    response = client.get(path, {"as_of": as_of})
+    assert response.status_code == 422
+    (error,) = ErrorDocument.model_validate(response.json()).errors
+    assert error.field == "as_of" and error.label == "判定日時" and "してください" in error.message
 
 
 def test_malformed_json_is_422(client: Client) -> None:
     response = post(client, "{")
-    assert response.status_code == 422 and response.json()["message"] == "JSONとして読めません"
+    assert (
+        response.status_code == 422 and response.json()["message"] == "JSONとして読めません（1行目 2文字目）"
+    )
 
 
 def test_programs_and_detail(client: Client) -> None:
     listing = client.get("/api/v1/programs", {"as_of": "2024-03-20T10:00:00+09:00"}).json()
     assert len(listing) == 8
+    for document in listing:  # the documented shape (OpenAPI ProgramDocument)
+        ProgramDocument.model_validate(document)
     mono = client.get("/api/v1/programs/monozukuri", {"as_of": "2024-03-20T10:00:00+09:00"}).json()
     assert mono["accepting"] is True
     assert [r["id"] for r in mono["rounds"]] == ["17", "18"]
@@ -100,7 +146,13 @@ def test_openapi_documents_the_estimate_contract(client: Client) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     assert {"/api/v1/estimate", "/api/v1/programs", "/api/v1/programs/{program_id}"} <= set(schema["paths"])
     components = schema["components"]["schemas"]
-    assert {"Profile", "EstimateDocument", "ErrorDocument", "Business", "Plan"} <= set(components)
+    assert {"Profile", "EstimateDocument", "ErrorDocument", "ProgramDocument", "Business", "Plan"} <= set(
+        components
+    )
+    for path, operation in [("/api/v1/programs", "get"), ("/api/v1/programs/{program_id}", "get")]:
+        responses = schema["paths"][path][operation]["responses"]
+        assert "422" in responses and "content" in responses["200"]
+    assert "404" in schema["paths"]["/api/v1/programs/{program_id}"]["get"]["responses"]
     refs = json.dumps(schema)
     for ref in set(__import__("re").findall(r'"#/components/schemas/([^"]+)"', refs)):
         assert ref in components, ref

@@ -45,7 +45,7 @@ def test_keyword_ignores_case_and_width(client: Client, keyword: str) -> None:
 @pytest.mark.parametrize(
     "params",
     [
-        {"keyword": "a"},  # too short
+        {"keyword": ""},  # empty (one character is answered, as the live service does)
         {"keyword": "x" * 256},
         {"keyword": "補助 金"},
         {"keyword": "補助　金"},
@@ -81,7 +81,14 @@ def test_filters() -> None:
 
     assert all("事業承継" in t for t in titles(use_purpose="事業を引き継ぎたい"))
     assert len(titles(use_purpose="事業を引き継ぎたい / 販路拡大・海外展開をしたい")) == 3 + 5 + 1
-    assert all("持続化" in t for t in titles(target_number_of_employees="20名以下"))
+    # a business's size class finds every frame open to it (持続化: 小規模事業者 only)
+    everything = titles()
+    assert titles(target_number_of_employees="5名以下") == everything
+    assert titles(target_number_of_employees="20名以下") == everything  # 製造業 etc.: 小規模 up to 20
+    for size in ("50名以下", "100名以下", "300名以下", "900名以下", "901名以上", "従業員数の制約なし"):
+        found = titles(target_number_of_employees=size)
+        assert found == [t for t in everything if "持続化" not in t], size
+        assert "ものづくり補助金 省力化(オーダーメイド)枠" in found
     assert len(titles(target_area_search="広島県")) == len(titles(target_area_search="中国地方")) == 18
     accepting = titles(acceptance="1")
     assert "ものづくり補助金 省力化(オーダーメイド)枠" in accepting and not any(
@@ -96,7 +103,8 @@ def test_sorting_by_acceptance_end() -> None:
     )["result"]
     ends = [r["acceptance_end_datetime"] for r in result if r["acceptance_end_datetime"]]
     assert ends == sorted(ends, reverse=True)
-    assert result[-1]["acceptance_end_datetime"] is None  # undated last
+    undated = [r["acceptance_end_datetime"] is None for r in result]
+    assert undated == sorted(undated)  # undated (if any) last
 
 
 def test_detail_v1_and_v2(client: Client) -> None:
@@ -142,7 +150,62 @@ def test_an_unmodified_jgrants_client_works_against_shien(live_server: Any) -> N
 
     found = jgrants_search("持続化")
     assert len(found) == 5
-    assert jgrants_detail(found[0]["id"])["title"].startswith("持続化補助金")
+    assert all(item["institution_name"] == "中小企業庁 経営支援部 小規模企業振興課" for item in found)
+    detail = jgrants_detail(found[0]["id"])
+    assert detail["title"].startswith("持続化補助金") and detail["institution_name"]
+    # the link a client shows is shien's own page of the frame, and it opens
+    page = detail["front_subsidy_detail_page_url"]
+    assert page.startswith(live_server.url + "/programs/jizokuka/#")
+    with urllib.request.urlopen(page) as response:  # noqa: S310
+        assert response.status == 200 and f'id="{page.rsplit("#", 1)[1]}"' in response.read().decode()
+    assert jgrants_search("枠")  # one character: 200, as the live service answers
     with pytest.raises(urllib.error.HTTPError) as error:
-        jgrants_search("x")
+        jgrants_search("補助 金")
     assert error.value.code == 400
+
+
+def test_one_character_keyword_is_answered(client: Client) -> None:
+    """The live service answers a one-character keyword with 200 (the documentation says 2–255)."""
+    response = search(client, keyword="枠")
+    assert response.status_code == 200 and response.json()["metadata"]["resultset"]["count"] == 18
+    assert search(client, keyword="鬱").json()["result"] == []  # no match: 200 with none
+
+
+def test_institution_name_in_list_items_and_v1_detail(client: Client) -> None:
+    from shien.rules.registry import registry
+
+    items = search(client, keyword="補助金").json()["result"]
+    authorities = {p.authority for p in registry().programs.values()}
+    assert all(item["institution_name"] in authorities for item in items)
+    monozukuri = next(i for i in items if i["title"].startswith("ものづくり"))
+    assert monozukuri["institution_name"] == registry().programs["monozukuri"].authority
+    v1 = client.get(f"/exp/v1/public/subsidies/id/{monozukuri['id']}").json()["result"][0]
+    assert v1["institution_name"] == monozukuri["institution_name"]
+
+
+def test_front_page_url_is_shiens_own_absolute_page(client: Client) -> None:
+    item = search(client, keyword="省力化(オーダーメイド)").json()["result"][0]
+    for version in (1, 2):
+        detail = client.get(f"/exp/v{version}/public/subsidies/id/{item['id']}").json()["result"][0]
+        assert detail["front_subsidy_detail_page_url"] == "http://testserver/programs/monozukuri/#shoryokuka"
+    assert 'id="shoryokuka"' in client.get("/programs/monozukuri/").content.decode()
+    assert "front_subsidy_detail_page_url" not in item  # detail only, as jGrants
+
+
+def test_size_class_of_small_business_frames_comes_from_the_rules() -> None:
+    """持続化 is for 小規模事業者: 5 employees in commerce and services, 20 elsewhere, read from the
+    rules' definitions (sme.<industry>.small_employees_max), never written in the API."""
+    from shien.rules.registry import registry
+    from shien.rules.vocab import INDUSTRIES
+
+    params = registry().at(AT.date())
+    limits = jgrants.size_limits(AT.date())
+    for industry in INDUSTRIES:
+        small = params[f"sme.{industry}"]["small_employees_max"]
+        assert limits["jizokuka/tsujo"][industry] == small, industry
+        assert limits["monozukuri/shoryokuka"][industry] is None  # 中小企業者: capital OR employees
+    assert {limits["jizokuka/tsujo"][i] for i in ("卸売業", "小売業", "サービス業")} == {5}
+    items = jgrants.search({**BASE, "keyword": "持続化"}, at=AT)["result"]
+    assert {i["target_number_of_employees"] for i in items} == {"5名以下 / 20名以下"}
+    detail = jgrants.detail(items[0]["id"], version=1, at=AT)["result"][0]["detail"]
+    assert "5人以下（卸売業・小売業" in detail and "20人以下（製造業" in detail

@@ -25,6 +25,10 @@ from shien.rules.vec import Bools, Ints, Tri, all_passable, any_of, tri, where
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 T = TypeVar("T")
+WAGE_GAP = (
+    "判定日の所在地の地域別最低賃金が shien に未登録のため判定できません。"
+    "厚生労働省「地域別最低賃金の全国一覧」で現在の額を確認してください"
+)
 DueKey = Literal["acceptance_end", "form4_deadline", "project_end", "report_deadline"]
 
 
@@ -157,15 +161,28 @@ class Context:
 
     @cached_property
     def regional_wage(self) -> tuple[Ints, Bools]:
-        """地域別最低賃金 of each business's prefecture on the evaluation day."""
-        table = self.params.table(
-            "minimum_wage",
-            lambda params: np.array([params[f"minimum_wage.{p}"] for p in PREFECTURES] + [0], dtype=np.int64),
-        )
+        """地域別最低賃金 of each business's prefecture on the evaluation day, and whether it is known.
+
+        Unknown where no prefecture was given, and where the registry holds no value for that day (a
+        revision not yet entered is `null`, never the previous year's value carried forward): the
+        wage criteria are then conditions to confirm.
+        """
+        table, known = self.params.table("minimum_wage", minimum_wage_table)
         codes = self.batch.code("prefecture")
         if self.batch.scalar:
-            return int(table[codes]), codes >= 0
-        return table[codes], codes >= 0  # code -1 picks the trailing 0, masked as unknown
+            return int(table[codes]), bool(known[codes])
+        return table[codes], known[codes]  # code -1 picks the trailing entry, unknown
+
+    @cached_property
+    def regional_gap(self) -> Bools:
+        """A prefecture was given, but its 地域別最低賃金 on this day is not in the registry."""
+        _, known = self.regional_wage
+        given = self.batch.code("prefecture") >= 0
+        return given & ~known if type(known) is np.ndarray else bool(given) and not known
+
+    def wage_hint(self, missing_inputs: str) -> Any:
+        """Why a wage criterion is unknown, per business: a registry gap, or what to enter."""
+        return where(self.regional_gap, WAGE_GAP, missing_inputs)
 
     def shared_facts(self) -> dict[str, npt.NDArray[Any]]:
         wage, _ = self.regional_wage
@@ -175,6 +192,14 @@ class Context:
             "small_max": self.small_max,
             "regional_wage": wage,
         }
+
+
+def minimum_wage_table(params: ParamView) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Per prefecture (in `PREFECTURES` order, then one for "not given"): the wage (0 if unknown), known."""
+    values = [params[f"minimum_wage.{p}"] for p in PREFECTURES] + [None]
+    wages = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
+    known = np.array([v is not None for v in values], dtype=np.bool_)
+    return wages, known
 
 
 def find_round(program: Program, frame_id: str, at: datetime) -> RoundInfo:

@@ -9,6 +9,7 @@ import numpy as np
 
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
+from shien.rules.text import man_yen
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -19,6 +20,7 @@ from shien.rules.vec import (
     minimum,
     mul_floor,
     mul_floor_indexed,
+    not_,
     select_rate,
     tiered_indexed,
     tri,
@@ -151,7 +153,12 @@ TRACE = (
 INVOICE_TRACE = (
     Note(
         "software",
-        "ソフトウェア等 {software_base:,}円 × {rate}（補助額50万円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円",
+        "ソフトウェア等 {software_base:,}円 × {rate}（補助額{threshold:,}円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円",
+    ),
+    Note(
+        "members_assumed",
+        "連携する事業者数が未入力のため、上限額は最少の{members}者として計算しています",
+        when="members_assumed",
     ),
     Note("pc", "PC・タブレット等 {pc:,}円 × 1/2 → {pc_subsidy:,}円（上限 {pc_cap:,}円）", when="has_pc"),
     Note(
@@ -161,7 +168,7 @@ INVOICE_TRACE = (
     ),
     Note(
         "analysis",
-        "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 50万円×{members}者）",
+        "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 {analysis_per_member_man}×{members}者）",
         when="is_fukusu",
     ),
     Note(
@@ -235,28 +242,40 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
     )
 
 
-def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
-    """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware."""
+def _invoice_parts(ctx: Context, frame: Frame, limits: dict[str, Ints] | None = None) -> dict[str, Ints]:
+    """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware.
+
+    `limits` replaces the one-business limits (tier threshold, software cap, PC cap, register cap), as
+    複数社連携IT導入枠 does with limits per member × the number of members.
+    """
     p, b = ctx.rule_params(frame), ctx.batch
     sw = p["it_donyu.invoice.software"]
     pc_p, reg_p = p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"]
+    if limits is None:
+        limits = {
+            "threshold": int(sw["tier_threshold_yen"]),
+            "software_cap": int(sw["cap"]),
+            "pc_cap": int(pc_p["cap"]),
+            "register_cap": int(reg_p["cap"]),
+        }
     functions = b.count("invoice_functions")
     functions_known = b.known["invoice_functions"]
     two = functions_known & (functions >= sw["min_functions_for_over"])
     software_base = b.expenses(["software", "cloud", "installation"])
     index = select_rate([(ctx.small, 1)], 0, b.size)
-    threshold, over = int(sw["tier_threshold_yen"]), frac(sw["over"])
+    threshold, over = limits["threshold"], frac(sw["over"])
     software_raw = tiered_indexed(
         software_base, index, (frac(sw["rate"]), frac(sw["small_rate"])), threshold, over
     )
-    software_cap = where(two, int(sw["cap"]), threshold)
+    software_cap = where(two, limits["software_cap"], threshold)
     software_subsidy = minimum(software_raw, software_cap)
     pc, register = b.expense("pc"), b.expense("register")
+    pc_cap, register_cap = limits["pc_cap"], limits["register_cap"]
     # hardware is eligible only together with software (ハードウェアのみの購入は対象外)
     with_software = b.expenses(["software", "cloud"]) > 0
-    pc_subsidy = where(with_software, minimum(mul_floor(pc, frac(pc_p["rate"])), int(pc_p["cap"])), 0)
+    pc_subsidy = where(with_software, minimum(mul_floor(pc, frac(pc_p["rate"])), pc_cap), 0)
     register_subsidy = where(
-        with_software, minimum(mul_floor(register, frac(reg_p["rate"])), int(reg_p["cap"])), 0
+        with_software, minimum(mul_floor(register, frac(reg_p["rate"])), register_cap), 0
     )
     return {
         "index": index,
@@ -272,8 +291,8 @@ def _invoice_parts(ctx: Context, frame: Frame) -> dict[str, Ints]:
         "register": register,
         "pc_subsidy": pc_subsidy,
         "register_subsidy": register_subsidy,
-        "pc_cap": int(pc_p["cap"]),
-        "register_cap": int(reg_p["cap"]),
+        "pc_cap": pc_cap,
+        "register_cap": register_cap,
         "has_pc": pc > 0,
         "has_register": register > 0,
     }
@@ -315,7 +334,12 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
         provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["threshold"])],
         trace=INVOICE_TRACE,
         rate_detail="補助額50万円超の部分は2/3。PC・タブレット等、レジ・券売機等は1/2",
-        facts={**parts, "software_total": parts["software_base"], "is_fukusu": b.full(False)},
+        facts={
+            **parts,
+            "software_total": parts["software_base"],
+            "is_fukusu": b.full(False),
+            "members_assumed": b.full(False),
+        },
         sources=("it_donyu.invoice.software", "it_donyu.invoice.pc", "it_donyu.invoice.register"),
     )
 
@@ -352,10 +376,23 @@ def denshi_torihiki(ctx: Context, frame: Frame) -> Outcome:
 def fukusu(ctx: Context, frame: Frame) -> Outcome:
     p, b = ctx.rule_params(frame), ctx.batch
     f = p["it_donyu.fukusu"]
-    parts = _invoice_parts(ctx, frame)
+    per = p["it_donyu.fukusu.base_limits"]
     members, members_known = b.number("consortium_members")
+    # the limits of ① and ② scale with the number of members; not given, the fewest the frame allows
+    # (the members criterion is then a condition to confirm)
+    counted = where(members_known, members, int(f["min_members"]))
+    parts = _invoice_parts(
+        ctx,
+        frame,
+        {
+            "threshold": counted * int(per["software_tier_per_member"]),
+            "software_cap": counted * int(per["software_cap_per_member"]),
+            "pc_cap": counted * int(per["pc_cap_per_member"]),
+            "register_cap": counted * int(per["register_cap_per_member"]),
+        },
+    )
     analysis, coordination = b.expense("analysis"), b.expense("coordination")
-    analysis_cap = where(members_known, members, 0) * int(f["analysis_per_member"])
+    analysis_cap = counted * int(f["analysis_per_member"])
     analysis_subsidy = minimum(mul_floor(analysis, frac(f["analysis_rate"])), analysis_cap)
     coordination_subsidy = minimum(
         mul_floor(coordination, frac(f["coordination_rate"])), int(f["coordination_cap"])
@@ -389,7 +426,8 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
         facts={
             **parts,
             "base": base,
-            "members": members,
+            "members": counted,
+            "members_assumed": not_(members_known),
             "analysis": analysis,
             "coordination": coordination,
             "analysis_subsidy": analysis_subsidy,
@@ -397,8 +435,11 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
             "coordination_cap": int(f["coordination_cap"]),
             "is_fukusu": b.full(True),
         },
-        constants={"min_members": f["min_members"]},
-        sources=("it_donyu.fukusu", "it_donyu.invoice.software"),
+        constants={
+            "min_members": f["min_members"],
+            "analysis_per_member_man": man_yen(int(f["analysis_per_member"])),
+        },
+        sources=("it_donyu.fukusu", "it_donyu.fukusu.base_limits", "it_donyu.invoice.software"),
     )
 
 

@@ -51,7 +51,7 @@ WAGE_RAISE = Check(
     "事業場内最低賃金を+{premium}円以上引き上げる計画",
     ok="計画する事業場内最低賃金 {planned_wage:,}円 ≥ {wage_target:,}円（{wage_basis}＋{premium}円）",
     ng="計画する事業場内最低賃金 {planned_wage:,}円 が{wage_target:,}円（{wage_basis}＋{premium}円）に届きません",
-    unknown="事業場内最低賃金を地域別最低賃金＋{premium}円以上（既に達成している場合は現在の事業場内最低賃金＋{premium}円以上）にする計画が必要です（所在地・現在の事業場内最低賃金・計画値を入力すると判定できます）",
+    unknown="事業場内最低賃金を地域別最低賃金＋{premium}円以上（既に達成している場合は現在の事業場内最低賃金＋{premium}円以上）にする計画が必要です（{wage_hint}）",
     source="jizokuka.chingin.min_wage_premium_yen",
 )
 GRADUATE = Check(
@@ -221,6 +221,7 @@ def _common(ctx: Context, p: ParamView, expenses: tuple[str, ...], form4: Any) -
             "invoice_yen": invoice_yen,
             "form4_passed": bool(form4 and form4.form4_deadline and ctx.as_of > form4.form4_deadline),
             "form4_open": not (form4 and form4.form4_deadline and ctx.as_of > form4.form4_deadline),
+            "wage_hint": ctx.wage_hint("所在地・現在の事業場内最低賃金・計画値を入力すると判定できます"),
             "wage_basis": where(current >= regional + premium, "現在の事業場内最低賃金", "地域別最低賃金"),
         },
         "constants": {

@@ -12,6 +12,7 @@ from shien.rules.registry import Frame, ParamView, Program
 from shien.rules.vec import (
     FAIL,
     PASS,
+    UNKNOWN,
     band_lookup,
     frac,
     is_true,
@@ -45,7 +46,7 @@ MIN_WAGE_PLAN = Check(
     "基本要件③ 事業場内最低賃金を地域別最低賃金＋{premium}円以上にする計画",
     ok="計画する事業場内最低賃金 {planned_wage:,}円 ≥ {prefecture}の地域別最低賃金 {regional_wage:,}円＋{premium}円",
     ng="計画する事業場内最低賃金 {planned_wage:,}円 が{prefecture}の地域別最低賃金 {regional_wage:,}円＋{premium}円（{wage_target:,}円）に届きません",
-    unknown="事業場内最低賃金を地域別最低賃金＋{premium}円以上（{wage_target_text}）とする計画が必要です（所在地と計画値を入力すると判定できます）",
+    unknown="事業場内最低賃金を地域別最低賃金＋{premium}円以上（{wage_target_text}）とする計画が必要です（{wage_hint}）",
     source="monozukuri.basic.min_wage_premium_yen",
 )
 VALUE_ADDED_PLAN = Check(
@@ -85,6 +86,22 @@ WAGE_SPECIAL = Check(
     ok="大幅賃上げ特例により補助上限額を{cap:,}円に引き上げます",
     ng="新型コロナ回復加速化特例を適用する事業者は大幅賃上げ特例を併用できません",
     source="monozukuri.wage_special.requirements",
+)
+ORDERMADE_SIER = Check(
+    "ordermade_sier",
+    "オーダーメイド設備（SIerとの連携などにより構築するロボットシステム等）であること",
+    ok="オーダーメイド設備です",
+    ng="ロボット単体の導入は省力化(オーダーメイド)枠の対象外です",
+    unknown="ロボット単体の導入ではなく、外部のシステムインテグレータ（SIer）との連携などにより構築するロボットシステム等（オーダーメイド設備）であることの確認が必要です",
+    source="monozukuri.shoryokuka.sier",
+)
+ORDERMADE_PRODUCTIVITY = Check(
+    "ordermade_productivity",
+    "事業計画期間内に労働生産性を{productivity_multiple}倍以上にする計画",
+    ok="事業計画期間内に労働生産性を{productivity_multiple}倍以上にする計画です",
+    ng="省力化(オーダーメイド)枠は、事業計画期間内に労働生産性を{productivity_multiple}倍以上にする計画が必要です",
+    unknown="省力化(オーダーメイド)枠の追加要件: 事業計画期間内に労働生産性を{productivity_multiple}倍以上にする計画であることの確認が必要です",
+    source="monozukuri.shoryokuka.productivity_multiple",
 )
 COVID_SPECIAL = Check(
     "covid_special",
@@ -199,6 +216,7 @@ def _common(ctx: Context, p: ParamView) -> dict[str, Any]:
             "premium": premium,
             "planned_wage": planned,
             "wage_target": where(regional_known, target, 0),
+            "wage_hint": ctx.wage_hint("所在地と計画値を入力すると判定できます"),
             "va_plan_pct": va,
             "pay_plan_pct": pay,
         },
@@ -244,6 +262,12 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
     ]
     if excluded:
         checks.append((NOT_EARLIER_ROUND, negate(b.has_any("applied_rounds", excluded))))
+    if fid == "shoryokuka":
+        # 追加要件: the profile does not describe the equipment or the plan's productivity, so both
+        # are conditions to confirm for everyone (never a failure, never silently passed)
+        if p["monozukuri.shoryokuka.sier"]:
+            checks.append((ORDERMADE_SIER, b.full(UNKNOWN)))
+        checks.append((ORDERMADE_PRODUCTIVITY, b.full(UNKNOWN)))
     current = info.round
     later = [r for r in program.rounds if current is not None and r.id in current.excludes_later]
 
@@ -322,6 +346,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         sources=(f"monozukuri.{fid}.caps", f"monozukuri.{fid}.rate", "monozukuri.lower_limit_yen"),
         constants={
             **c["constants"],
+            "productivity_multiple": p["monozukuri.shoryokuka.productivity_multiple"],
             "tier_man": f"{threshold // 10_000:,}万円",
             "lower_man": f"{lower // 10_000:,}万円",
             "excluded_rounds": "・".join(_round_name(program, key) for key in excluded),

@@ -96,3 +96,31 @@ def test_estimate_of_some_frames_equals_those_results_of_all(doc: dict[str, Any]
     chosen = set(data.draw(st.lists(st.sampled_from(keys), max_size=3)))
     some = estimate([profile], as_of=moment, frames=chosen)[0]["results"]
     assert some == [r for r in everything if f"{r['program']}/{r['frame']}" in chosen]
+
+
+@SETTINGS
+@given(profiles(), st.sampled_from(["ソフトウェア業", "情報処理サービス業"]), st.integers(0, 400))
+def test_a_software_or_information_firm_is_small_only_up_to_five_employees(
+    doc: dict[str, Any], industry: str, employees: int
+) -> None:
+    """小規模事業者: ソフトウェア業・情報処理サービス業 count as サービス業 (5人以下); their 政令 special case
+    (3億円・300人) is for the 中小企業者 test only."""
+    doc["business"].update(industry=industry, employees=employees)
+    grants = _grants(doc)
+    for key in ("jizokuka/tsujo", "jizokuka/chingin", "jizokuka/sogyo"):
+        small = next(c["passed"] for c in grants[key]["criteria"] if c["code"] == "small_business")
+        assert small is (employees <= 5), (key, employees)
+    sme = next(c["passed"] for c in grants["monozukuri/kofukakachi"]["criteria"] if c["code"] == "sme")
+    if employees <= 300:
+        assert sme is True  # the 300人 employee test of the special case still applies
+
+
+@SETTINGS
+@given(profiles(), st.integers(0, 2000), st.integers(0, 2000))
+def test_the_cap_never_falls_as_a_business_grows(doc: dict[str, Any], a: int, b: int) -> None:
+    """Within a frame, the cap by employee band is monotone: more employees never lower it."""
+    fewer, more = copy.deepcopy(doc), copy.deepcopy(doc)
+    fewer["business"]["employees"], more["business"]["employees"] = min(a, b), max(a, b)
+    small, big = _grants(fewer), _grants(more)
+    for key in small:
+        assert small[key]["cap_yen"] <= big[key]["cap_yen"], (key, min(a, b), max(a, b))

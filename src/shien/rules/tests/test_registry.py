@@ -26,16 +26,31 @@ def test_every_value_has_a_reference_and_a_valid_status() -> None:
                 assert entry.note, f"{parameter.name}: an unverified value says why"
 
 
-def test_minimum_wage_for_every_prefecture_and_both_years() -> None:
+def test_minimum_wage_for_every_prefecture_r5_to_r7_then_unknown() -> None:
+    """R5, R6 and R7 (2025) for all 47 prefectures; after that the value is unknown (null), never the
+    previous year's carried forward as if current."""
     reg = registry()
     for prefecture in PREFECTURES:
         parameter = reg.parameters[f"minimum_wage.{prefecture}"]
-        assert len(parameter.entries) == 3  # R5, R6 and the unverified carry-over after the R7 revision date
-        assert parameter.entries[-1].unverified
+        values = [e.value for e in parameter.entries]
+        assert len(values) == 4 and values[-1] is None, prefecture
+        r7 = parameter.entries[2]
+        assert r7.value >= 1023, prefecture  # every prefecture ≥ 1,023円 in 2025 (niigata-nippo.co.jp)
+        assert date(2025, 10, 1) <= r7.since <= date(2026, 3, 31), prefecture
+        assert r7.value > values[1], prefecture
+        assert parameter.entries[-1].since == date(2026, 10, 1) and parameter.entries[-1].unverified
     view = reg.at(date(2024, 10, 1))
     assert view["minimum_wage.広島県"] == 1020 and view["minimum_wage.東京都"] == 1163
     assert reg.at(date(2024, 9, 30))["minimum_wage.広島県"] == 970
     assert reg.at(date(2024, 10, 11))["minimum_wage.島根県"] == 904  # R6 takes effect 10-12
+    # R7: the effective dates vary by prefecture, from 2025-10-01 (栃木) into 2026 (秋田 2026-03-31)
+    assert reg.at(date(2025, 10, 31))["minimum_wage.広島県"] == 1020
+    assert reg.at(date(2025, 11, 1))["minimum_wage.広島県"] == 1085
+    assert reg.at(date(2025, 10, 3))["minimum_wage.東京都"] == 1226
+    assert reg.at(date(2026, 3, 30))["minimum_wage.秋田県"] == 951
+    assert reg.at(date(2026, 3, 31))["minimum_wage.秋田県"] == 1031
+    assert reg.at(date(2026, 9, 30))["minimum_wage.沖縄県"] == 1023
+    assert reg.at(date(2026, 10, 1))["minimum_wage.広島県"] is None
 
 
 def test_frames_use_known_vocabulary() -> None:

@@ -1,4 +1,6 @@
-"""Send the emails still pending in the outbox (a failed send, a server that stopped first).
+"""Send the emails still pending in the outbox (a failed send, a task worker that was not running or
+was stopped first). The task worker (`db_worker`, started by `shien serve`) sends each email after
+its commit; this command is the cron fallback.
 
 python manage.py deliver_mail                  # rows older than a minute
 python manage.py deliver_mail --older-than 0   # every pending row now

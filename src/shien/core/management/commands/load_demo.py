@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from shien.programs.models import News
-from shien.rules.registry import JST
+from shien.rules.registry import JST, registry
 
 NEWS = [
     ("briefing-r6", "", "令和6年度 経済産業省支援事業のご紹介（説明資料）を掲載しました", "2024-03-18T10:00"),
@@ -48,8 +48,23 @@ DEMO_STAFF = [  # (email, name, role, affiliation)
     ("shokokai@shien.example", "経営指導員（デモ）", "advisor", "尾道商工会議所（デモ）"),
     ("kyoku@shien.example", "中国経済産業局（デモ）", "bureau", "中国経済産業局"),
 ]
-PDF = b"%PDF-1.7\n% shien demo document\n" + b"0" * 2048 + b"\n%%EOF\n"
+
+
+def _demo_pdf() -> bytes:
+    from shien.applications.files import minimal_pdf  # a real PDF: attachments are read with pypdf
+
+    return minimal_pdf("shien demo document")
+
+
 DEMO_PASSWORD = "shien-demo-2024"  # noqa: S105 (published demo credentials, demo mode only)
+
+
+def demo_logins() -> str:
+    """The demo's logins in one line (printed by `shien serve --demo` once it listens)."""
+    accounts = [f"{DEMO_OWNER}（事業者）", f"{DEMO_SECRETARIAT}（事務局）"]
+    labels = {"reviewer": "審査員", "advisor": "商工会議所の支援者", "bureau": "経済産業局"}
+    accounts += [f"{email}（{labels[role]}）" for email, _, role, _ in DEMO_STAFF]
+    return f"{' / '.join(accounts)}、パスワードはすべて {DEMO_PASSWORD}"
 
 
 class Command(BaseCommand):
@@ -70,29 +85,53 @@ class Command(BaseCommand):
             created += was_created
         self.stdout.write(f"デモデータ: お知らせ {len(NEWS)}件（新規 {created}件）")
         self._accounts()
+        self._round_summaries()
+
+    def _round_summaries(self) -> None:
+        """Each round's rules as a PDF (`make_round_summaries`), one task per program: the task worker
+        makes them once the server runs, instead of the start waiting for them."""
+        from shien.core.tasks import make_round_summaries
+        from shien.programs.summaries import rounds_to_summarise
+        from shien.rules.demo import PRACTICE_ID
+
+        if not any(r.id == PRACTICE_ID for p in registry().programs.values() for r in p.rounds):
+            return  # not the demo server (make_round_summaries --demo says the same)
+        programs = sorted({program.id for program, _ in rounds_to_summarise()})
+        for program in programs:
+            make_round_summaries.enqueue(program)
+        self.stdout.write(f"公募回の要約（PDF）: {len(programs)}制度分を作成します（タスクワーカーが作成）")
 
     def _accounts(self) -> None:
         """Demo logins (demo mode only): a business owner with a draft, and the secretariat."""
+        from django.contrib.auth.hashers import make_password
+
         from shien.accounts.models import Role, User, UserRole
         from shien.accounts.services import organization_create
 
+        hashed = make_password(DEMO_PASSWORD)  # once (it takes a good part of a second): one password for all
+
+        def account(email: str, name: str) -> User:
+            user = User.objects.create_user(email, None, name=name)
+            user.password = hashed
+            user.save(update_fields=["password"])
+            return user
+
         owner = User.objects.filter(email=DEMO_OWNER).first()
         if owner is None:
-            owner = User.objects.create_user(DEMO_OWNER, DEMO_PASSWORD, name="広島 太郎（デモ）")
+            owner = account(DEMO_OWNER, "広島 太郎（デモ）")
             organization_create(
                 actor=owner, name="広島精機株式会社（デモ）", prefecture="広島県", industry="製造業", employees=30,
                 capital_yen=10_000_000, corporate_number="5835678256246",
             )  # fmt: skip
         staff = User.objects.filter(email=DEMO_SECRETARIAT).first()
         if staff is None:
-            staff = User.objects.create_user(DEMO_SECRETARIAT, DEMO_PASSWORD, name="事務局（デモ）")
+            staff = account(DEMO_SECRETARIAT, "事務局（デモ）")
             UserRole.objects.create(user=staff, role=Role.SECRETARIAT)
         for email, name, role, affiliation in DEMO_STAFF:
             if not User.objects.filter(email=email).exists():
-                member = User.objects.create_user(email, DEMO_PASSWORD, name=name)
+                member = account(email, name)
                 UserRole.objects.create(user=member, role=role, affiliation=affiliation)
-        logins = " / ".join([DEMO_OWNER, DEMO_SECRETARIAT, *(e for e, *_ in DEMO_STAFF)])
-        self.stdout.write(f"デモのログイン: {logins}（パスワード {DEMO_PASSWORD}）")
+        self.stdout.write(f"デモのログイン: {demo_logins()}")
         self._applications(owner, staff)
 
     def _applications(self, owner: Any, staff: Any) -> None:
@@ -136,7 +175,7 @@ class Command(BaseCommand):
             app = services.application_create(actor=owner, organization=org, program=program, frame=frame,
                                               plan=plan)  # fmt: skip
             services.attachment_add(
-                actor=owner, application=app, name="事業計画書.pdf", content=PDF + key.encode()
+                actor=owner, application=app, name="事業計画書.pdf", content=_demo_pdf() + key.encode()
             )
             return app
 
@@ -174,7 +213,7 @@ class Command(BaseCommand):
         paid = workflow.transition(actor=owner, application=paid, action_name="request_grant")
         paid = postaward.grant_decide(actor=staff, application=paid, granted_yen=paid.estimate_yen or 0)
         proof = services.attachment_add(
-            actor=owner, application=paid, name="領収書.pdf", content=PDF + b"receipt"
+            actor=owner, application=paid, name="領収書.pdf", content=_demo_pdf() + b"receipt"
         )
         paid = postaward.results_report(actor=owner, application=paid, lines=[
             {"category": "machinery", "description": "加工機 一式", "amount_yen": 10_000_000,

@@ -12,7 +12,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shien.applications.reminders import send_due_reminders
-from shien.core.notifications import wait_for_mail_thread
 from shien.rules.engine import now
 from shien.rules.registry import JST
 from shien.rules.text import wareki_datetime
@@ -34,7 +33,6 @@ class Command(BaseCommand):
             if at.tzinfo is None:
                 at = at.replace(tzinfo=JST)
         counts = send_due_reminders(at)
-        wait_for_mail_thread()  # the emails are sent before the command exits
         self.stdout.write(
             f"{wareki_datetime(at)}: 対象の申請 {counts['applications']}件、"
             f"期限前のお知らせ {counts['reminders']}件、期限超過のお知らせ {counts['overdue']}件"
