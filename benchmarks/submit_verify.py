@@ -119,6 +119,14 @@ def invariants(round_id: str, expected_sha: dict[int, str]) -> tuple[list[str], 
                 orphans_complete += 1
             else:
                 orphans_partial += 1
+    pending = list(
+        Notification.objects.filter(
+            kind="application.submit",
+            url__in=[f"/applications/{a.pk}/" for a in apps],
+            email_wanted=True,
+            emailed_at=None,
+        ).values_list("pk", flat=True)
+    )
     stats = {
         "applications": len(apps),
         "submitted": len(numbers),
@@ -126,15 +134,29 @@ def invariants(round_id: str, expected_sha: dict[int, str]) -> tuple[list[str], 
         "attachments": len(rows),
         "unreferenced_files_complete": orphans_complete,
         "unreferenced_files_partial": orphans_partial,
-        # receipt emails the servers' mail threads have not sent yet (a kill leaves them to deliver_mail)
-        "receipt_emails_pending": Notification.objects.filter(
-            kind="application.submit",
-            url__in=[f"/applications/{a.pk}/" for a in apps],
-            email_wanted=True,
-            emailed_at=None,
-        ).count(),
+        # receipt emails the task worker has not sent yet (a kill leaves them to deliver_mail)
+        "receipt_emails_pending": len(pending),
+        # of those, the ones with no task waiting in the queue (only cron's deliver_mail would send them)
+        "receipt_emails_not_queued": len(set(pending) - queued_email_ids()),
     }
     return problems, stats
+
+
+def queued_email_ids() -> set[int]:
+    """Notifications whose email task is waiting in the database queue."""
+    from django_tasks_db.models import DBTaskResult
+
+    from shien.core.notifications import send_notification_email
+
+    waiting = DBTaskResult.objects.filter(status="READY", task_path=send_notification_email.module_path)
+    return {args["args"][0] for args in waiting.values_list("args_kwargs", flat=True)}
+
+
+def drain_queue() -> None:
+    """What a task worker does when it next runs: send what is queued (here, until the queue is empty)."""
+    from django.core.management import call_command
+
+    call_command("db_worker", "--batch", "--no-reload", "--no-startup-delay", "--interval", "0", verbosity=0)
 
 
 def states(round_id: str) -> dict[int, tuple[str, str | None]]:

@@ -17,7 +17,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -25,7 +24,7 @@ from django.utils import timezone
 
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, User
 from shien.accounts.services import checked_facts, is_owner, membership_of
-from shien.core.notifications import notify
+from shien.core.notifications import email_address, notify
 from shien.core.services import audit_record
 from shien.rules.errors import DomainError
 
@@ -108,9 +107,7 @@ def member_invite(
     else:  # no account yet: one email to the address; the invitation waits on マイページ after sign-up
         link = f"{settings.SITE_URL.rstrip('/')}/accounts/signup/"
         message = f"{body}\n\nこのメールアドレスで利用登録すると、マイページに招待が表示されます。\n{link}"
-        transaction.on_commit(
-            lambda: send_mail(f"【shien】{title}", message, None, [address], fail_silently=True)
-        )
+        email_address(to=address, subject=f"【shien】{title}", body=message)
     return invitation, True
 
 

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +22,7 @@ from shien.accounts.selectors import acting_organizations, home, request_user
 from shien.accounts.services import organization_create
 from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
+from shien.core.notifications import email_address
 from shien.core.services import audit_record
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
@@ -62,7 +62,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 f"{site}{reverse('signup-confirm', args=[token])}\n\n"
                 "心当たりがない場合は、このメールを無視してください（登録されません）。"
             )
-        transaction.on_commit(lambda: send_mail(subject, body, None, [email], fail_silently=True))
+        email_address(to=email, subject=subject, body=body)
         return render(request, "accounts/signup_sent.html", {"email": email})
     return render(request, "accounts/signup.html", {"form": form})
 

@@ -68,14 +68,20 @@ def _queue_in_database() -> bool:
     return isinstance(send_notification_email.get_backend(), DatabaseBackend)
 
 
-def _enqueue_email(notification_id: int, *, after: timedelta | None = None) -> None:
-    queued = send_notification_email
+def _enqueue(queued: Any, *args: Any, after: timedelta | None = None) -> None:
+    """Queue a task with the caller's transaction: with the database queue the task row is written in
+    it (committed with the change or not at all); with a queue outside the database (the immediate
+    backend of the tests) once it commits."""
     if after is not None:
         queued = queued.using(run_after=timezone.now() + after)
     if _queue_in_database():
-        queued.enqueue(notification_id)  # in the caller's transaction: committed with the row or not at all
-    else:  # a queue outside the database (the immediate backend of the tests): once committed
-        transaction.on_commit(lambda: queued.enqueue(notification_id))
+        queued.enqueue(*args)
+    else:
+        transaction.on_commit(lambda: queued.enqueue(*args))
+
+
+def _enqueue_email(notification_id: int, *, after: timedelta | None = None) -> None:
+    _enqueue(send_notification_email, notification_id, after=after)
 
 
 @task()
@@ -95,6 +101,28 @@ def send_notification_email(notification_id: int) -> str:
         return "not sent"  # sent or being sent elsewhere, no attempts left, or no later run possible
     _enqueue_email(notification_id, after=RETRY_DELAYS[min(retry, len(RETRY_DELAYS)) - 1])
     return f"failed (attempt {retry}); queued again"
+
+
+def email_address(*, to: str, subject: str, body: str) -> None:
+    """An email to an address that has no account (yet): the sign-up link, a note to the owner of a
+    registered address, an invitation to a newcomer. Like a notification's email it is a task committed
+    with the caller's transaction and sent by the task worker, never in the request, and a failed send
+    is tried again later (up to `MAX_EMAIL_ATTEMPTS` in all). There is no inbox row to keep it, so
+    only the queue holds it until it is sent."""
+    _enqueue(send_address_email, to, subject, body, 1)
+
+
+@task()
+def send_address_email(to: str, subject: str, body: str, attempt: int) -> str:
+    try:
+        send_mail(subject, body, None, [to])
+    except Exception as exc:  # the mail server: try again later, as for notifications
+        logger.warning("mail to an address failed (attempt %s): %s", attempt, exc)
+        if attempt >= MAX_EMAIL_ATTEMPTS or not send_address_email.get_backend().supports_defer:
+            return f"failed (attempt {attempt}); given up"
+        _enqueue(send_address_email, to, subject, body, attempt + 1, after=RETRY_DELAYS[attempt - 1])
+        return f"failed (attempt {attempt}); queued again"
+    return "sent"
 
 
 def _pending() -> QuerySet[Notification]:

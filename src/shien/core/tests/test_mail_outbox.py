@@ -21,7 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from shien.accounts.models import User
 from shien.core import notifications
 from shien.core.models import Notification
-from shien.core.notifications import MAX_EMAIL_ATTEMPTS, deliver, deliver_pending, notify
+from shien.core.notifications import MAX_EMAIL_ATTEMPTS, deliver, deliver_pending, email_address, notify
 
 pytestmark = pytest.mark.django_db
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
@@ -194,6 +194,38 @@ def test_a_retry_waiting_in_the_queue_sends_once_the_mail_server_answers(
     assert [m.subject for m in mail.outbox] == ["【shien】申請を受け付けました"]
     note.refresh_from_db()
     assert note.email_attempts == 2 and note.emailed_at is not None
+
+
+def test_an_email_to_an_address_is_a_queued_task_tried_again_until_it_is_sent(
+    settings: Any, database_queue: None
+) -> None:
+    """Sign-up links and invitations to newcomers have no inbox row: the queue keeps them, the request
+    never talks to the mail server, a rollback sends nothing, and a failed send is tried again."""
+    settings.EMAIL_BACKEND = FAILING
+    with pytest.raises(RuntimeError), transaction.atomic():
+        email_address(to="new@example.jp", subject="【shien】利用登録の確認", body="rolled back")
+        raise RuntimeError
+    assert not DBTaskResult.objects.exists()
+    email_address(to="new@example.jp", subject="【shien】利用登録の確認", body="リンク")
+    assert mail.outbox == [] and DBTaskResult.objects.ready().count() == 1
+    _run_task_worker()  # the mail server is down: queued again for later
+    waiting = DBTaskResult.objects.filter(status="READY", run_after__gt=timezone.now())
+    assert waiting.get().args_kwargs["args"][-1] == 2
+    settings.EMAIL_BACKEND = LOCMEM
+    waiting.update(run_after=timezone.now())
+    _run_task_worker()
+    _run_task_worker()  # once sent, nothing is left to send again
+    assert [(m.subject, m.to) for m in mail.outbox] == [("【shien】利用登録の確認", ["new@example.jp"])]
+
+
+def test_an_email_to_an_address_gives_up_after_the_last_attempt(settings: Any, database_queue: None) -> None:
+    settings.EMAIL_BACKEND = FAILING
+    email_address(to="new@example.jp", subject="件名", body="本文")
+    for _ in range(MAX_EMAIL_ATTEMPTS):
+        DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+        _run_task_worker()
+    assert not DBTaskResult.objects.filter(status="READY").exists()
+    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == MAX_EMAIL_ATTEMPTS
 
 
 def test_a_row_being_sent_is_left_to_its_sender_until_the_lease_ends(me: User, settings: Any) -> None:
