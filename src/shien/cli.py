@@ -118,9 +118,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     errors_path = Path(args.errors) if args.errors else None
     try:
-        screening.check_output(Path(args.output))
+        screening.check_output(Path(args.output), source=Path(args.input))
         if errors_path is not None and errors_path.suffix.lower() != ".csv":
             _fail(f"--errors: 誤りを書き出すファイルは .csv を指定してください: {errors_path.name}")
+        if errors_path is not None:
+            screening.check_output(errors_path, source=Path(args.input), what="--errors の誤りのファイル")
+            if errors_path.resolve() == Path(args.output).resolve():
+                _fail("--errors: 誤りのファイルに出力と同じファイルは指定できません")
         moment = parse_as_of(args.as_of) or now()
         population = screening.load(
             Path(args.input),

@@ -180,9 +180,21 @@ def _check_suffix(path: Path, *, output: bool = False) -> str:
     )
 
 
-def check_output(path: Path) -> None:
-    """Refuse an output name of an unknown format before any work is done."""
-    _check_suffix(path, output=True)
+def check_output(path: Path, *, source: Path | None = None, what: str = "出力") -> None:
+    """Refuse, before any work is done, an output that could not be written (an unknown format, a
+    folder that does not exist, a folder) or that would overwrite the input `source`."""
+    if what == "出力":
+        _check_suffix(path, output=True)
+    if path.is_dir():
+        raise DomainError(
+            "invalid_output", f"{what}にはフォルダではなくファイルの名前を指定してください: {path}"
+        )
+    if not path.parent.is_dir():
+        raise DomainError("invalid_output", f"{what}を書き出すフォルダがありません: {path.parent}")
+    if source is not None and path.resolve() == source.resolve():
+        raise DomainError(
+            "invalid_output", f"{what}に入力と同じファイルは指定できません（入力が上書きされます）: {path}"
+        )
 
 
 def read_table(path: Path, *, encoding: str = "utf-8") -> pa.Table:

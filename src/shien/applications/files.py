@@ -22,12 +22,14 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from typing import Any
 
 from django.http import FileResponse, Http404
 
 from shien.applications.models import Attachment
 from shien.rules.errors import DomainError
+from shien.rules.text import man_yen
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +137,15 @@ def _image(content: bytes, label: str) -> str:
         raise
     except Image.DecompressionBombError:  # over twice Pillow's limit: refused at open, size unread
         raise _too_many_pixels("") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise _unreadable(label) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, IndexError, EOFError):
+        raise _unreadable(label) from None  # IndexError: Pillow's verify of a PNG without IDAT
     return kind
 
 
 def _too_many_pixels(size: str) -> DomainError:
     return DomainError(
         "bad_type",
-        f"画像の画素数が多すぎます{size}。{MAX_IMAGE_PIXELS // 10_000:,}万画素以下に縮小してから添付してください",
+        f"画像の画素数が多すぎます{size}。{man_yen(MAX_IMAGE_PIXELS).removesuffix('円')}画素以下に縮小してから添付してください",
     )
 
 
@@ -151,7 +153,7 @@ def _office(content: bytes) -> str:
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError):
         raise _unreadable("Word・Excel") from None
     names = {m.filename for m in members}
     kind = next((k for part, k in OOXML_PARTS.items() if part in names), None)
@@ -182,8 +184,9 @@ def _office(content: bytes) -> str:
                         raise _too_big()
     except DomainError:
         raise
-    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError):
-        raise _unreadable(LABELS[kind]) from None  # a CRC or size that does not match, encryption
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, OSError, EOFError, zlib.error):
+        # a CRC or size that does not match, a damaged deflate stream, encryption
+        raise _unreadable(LABELS[kind]) from None
     return kind
 
 

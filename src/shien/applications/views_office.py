@@ -105,7 +105,7 @@ def _secretariat(request: HttpRequest) -> bool:
     return Role.SECRETARIAT in request.office_roles  # type: ignore[attr-defined]
 
 
-def _nav(request: HttpRequest) -> dict[str, Any]:
+def office_nav(request: HttpRequest) -> dict[str, Any]:
     held = request.office_roles  # type: ignore[attr-defined]
     return {
         "is_staff": bool(held & set(STAFF)),
@@ -131,7 +131,7 @@ def home(request: HttpRequest, user: User) -> HttpResponse:
     for count in counts:
         count["query"] = filters.query(state=count["state"])
     context = {
-        **_nav(request),
+        **office_nav(request),
         "filters": filters,
         "counts": counts,
         "programs": office.programs_in_office(),
@@ -152,7 +152,7 @@ def application_list(request: HttpRequest, user: User) -> HttpResponse:
     page = Paginator(office.search(user, filters), office.PAGE_SIZE).get_page(request.GET.get("page"))
     rounds = office.rounds_in_office()
     context = {
-        **_nav(request),
+        **office_nav(request),
         "filters": filters,
         "page": page,
         "states": office.QUEUE_STATES,
@@ -210,7 +210,7 @@ def _round_page(
     figures = office.round_figures(program, round_id)
     values = values or {}
     context = {
-        **_nav(request),
+        **office_nav(request),
         "figures": figures,
         "budget_value": values.get("budget_yen", f"{figures.budget.budget_yen:,}" if figures.budget else ""),
         "problems": problems or [],
@@ -267,7 +267,11 @@ def round_adopt(request: HttpRequest, user: User, program: str, round_id: str) -
                     request, f"{len(result.adopted)}件を採択しました（補助金額の試算の合計 {total:,}円）"
                 )
             return redirect("office-round", program, round_id)
-    context = {**_nav(request), "figures": office.round_figures(program, round_id), "problems": problems}
+    context = {
+        **office_nav(request),
+        "figures": office.round_figures(program, round_id),
+        "problems": problems,
+    }
     return render(request, "office/adopt_confirm.html", context, status=status)
 
 
@@ -337,7 +341,7 @@ def _detail(
         line.form_note = values.get(f"note_{line.pk}", line.inspection_note)  # type: ignore[attr-defined]
         line.category_label = EXPENSE_CATEGORIES.get(line.category, line.category)  # type: ignore[attr-defined]
     context = {
-        **_nav(request),
+        **office_nav(request),
         **_facts(app),
         "problems": problems or [],
         "values": values,
@@ -512,7 +516,7 @@ def attachment_download(request: HttpRequest, user: User, pk: int, attachment_pk
     handle = open_verified(attachment)
     if handle is None:
         message = "このファイルは保存後に変更された可能性があるため、表示できません。システム管理者に連絡してください"
-        return render(request, "office/error.html", {**_nav(request), "message": message}, status=409)
+        return render(request, "office/error.html", {**office_nav(request), "message": message}, status=409)
     return download(attachment, handle)  # named and typed after the detected type
 
 
@@ -529,7 +533,7 @@ def _assignment(user: User, pk: int) -> ReviewAssignment:
 @office_area(*REVIEWER)
 @require_GET
 def reviews(request: HttpRequest, user: User) -> HttpResponse:
-    context = {**_nav(request), "assignments": office.my_assignments(user)}
+    context = {**office_nav(request), "assignments": office.my_assignments(user)}
     return render(request, "office/reviews.html", context)
 
 
@@ -547,7 +551,7 @@ def _review_page(
         for item in _rubric(app)
     ]  # fmt: skip
     context = {
-        **_nav(request),
+        **office_nav(request),
         **_facts(app),
         "assignment": assignment,
         "items": items,

@@ -50,7 +50,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
     referer = request.META.get("HTTP_REFERER", "")
     back = referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else ""
-    return render(request, "core/csrf_failure.html", {"back": back}, status=403)
+    # cookies marked Secure never come back over plain http: no retry helps, the address must change
+    plain_http = settings.CSRF_COOKIE_SECURE and not request.is_secure()
+    return render(request, "core/csrf_failure.html", {"back": back, "plain_http": plain_http}, status=403)
 
 
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -102,14 +104,22 @@ def body_limit(path: str) -> int:
 
 def _refuse_body(request: HttpRequest, status: int, limit: int) -> HttpResponse:
     megabytes = limit // (1024 * 1024)
-    message = {
-        413: f"送信されたデータが大きすぎます（上限 {megabytes}MB）。添付ファイルは1件10MBまでです",
-        411: "送信するデータの大きさ（Content-Length）が必要です",
-        400: "送信するデータの大きさ（Content-Length）が正しくありません",
+    code, message = {
+        413: ("too_large", f"送信されたデータが大きすぎます（上限 {megabytes}MB）"),
+        411: ("length_required", "送信するデータの大きさ（Content-Length）が必要です"),
+        400: ("invalid_length", "送信するデータの大きさ（Content-Length）が正しくありません"),
     }[status]
     if request.path_info.startswith(("/api/", "/exp/")):
-        response: HttpResponse = JsonResponse({"detail": message}, status=status)
+        # each API's own error shape: the documented ErrorDocument, jGrants' {"message"} on /exp/
+        body = (
+            {"message": message}
+            if request.path_info.startswith("/exp/")
+            else {"code": code, "message": message, "errors": []}
+        )
+        response: HttpResponse = JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
     else:
+        if status == 413:
+            message += "。添付ファイルは1件10MBまでです"
         from django.shortcuts import render
 
         response = render(

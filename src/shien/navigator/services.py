@@ -82,7 +82,7 @@ class Answers:
 
 
 def read_as_of(params: QueryDict) -> datetime | None:
-    """An optional 判定日 (YYYY-MM-DD or ISO datetime, Japan time); None means now."""
+    """An optional 判定日 (YYYY-MM-DD or ISO datetime, Japan time when no zone); None means now."""
     text = params.get("as_of", "").strip()
     if not text:
         return None
@@ -90,7 +90,8 @@ def read_as_of(params: QueryDict) -> datetime | None:
         moment = datetime.fromisoformat(text if "T" in text else f"{text}T12:00:00")
     except ValueError:
         return None
-    return (moment.replace(tzinfo=JST) if moment.tzinfo is None else moment).astimezone(JST)
+    # not moved to Japan time here: a time in year 1 or 9999 cannot be (views: check_as_of does)
+    return moment.replace(tzinfo=JST) if moment.tzinfo is None else moment
 
 
 def read_answers(params: QueryDict, *, require_plan: bool = True) -> Answers:

@@ -71,7 +71,7 @@ def result(request: HttpRequest) -> HttpResponse:
     at = services.read_as_of(request.GET)
     if at is not None:
         try:
-            check_as_of(at)
+            at = check_as_of(at)  # in the supported years, then in Japan time
         except ValueError as exc:  # a shared link with a date the rules cannot compute (0001-01-01)
             answers.errors = {"as_of": str(exc)}
             answers.values["as_of"] = ""  # 「結果を見る」 again: as of now

@@ -3,8 +3,6 @@ public download that the program page and the jGrants-compatible API point at.""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,25 +10,15 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
-from shien.accounts.models import Role, User
-from shien.applications.views_office import office_area
+from shien.accounts.models import User
+from shien.applications.views_office import STAFF, office_area, office_nav
 from shien.programs import documents
 from shien.programs.models import RoundDocument
 from shien.rules.errors import DomainError
 from shien.rules.registry import registry
 from shien.rules.text import wareki_datetime
 
-STAFF = (Role.SECRETARIAT, Role.BUREAU)
 STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "too_large": 413}
-
-
-def _nav(request: HttpRequest) -> dict[str, Any]:
-    held = request.office_roles  # type: ignore[attr-defined]
-    return {
-        "is_staff": bool(held & set(STAFF)),
-        "is_secretariat": Role.SECRETARIAT in held,
-        "is_reviewer": Role.REVIEWER in held,
-    }
 
 
 @never_cache
@@ -50,7 +38,7 @@ def index(request: HttpRequest, user: User) -> HttpResponse:
         for p in registry().programs.values()
         if p.kind == "grant" and p.rounds
     ]
-    return render(request, "office/documents.html", {**_nav(request), "programs": programs})
+    return render(request, "office/documents.html", {**office_nav(request), "programs": programs})
 
 
 def _round_page(
@@ -70,7 +58,7 @@ def _round_page(
         for row, d in zip(documents.public_list(items), items, strict=True)
     ]  # fmt: skip
     context = {
-        **_nav(request),
+        **office_nav(request),
         "program": registry().programs[program],
         "window": window,
         "documents": rows,

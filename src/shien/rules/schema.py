@@ -412,7 +412,7 @@ def read_documents(text: str, *, json_lines: bool | None = None) -> tuple[list[t
     if not json_lines:
         try:
             doc = json.loads(text)  # the whole text: the error's line is the editor's line
-        except (json.JSONDecodeError, RecursionError) as whole:
+        except (ValueError, RecursionError) as whole:  # ValueError: also a number of over 4,300 digits
             lines = [line for line in stripped.split("\n") if line.strip()]
             if json_lines is False or len(lines) < 2:
                 at = (
@@ -433,7 +433,7 @@ def read_documents(text: str, *, json_lines: bool | None = None) -> tuple[list[t
             continue
         try:
             docs.append((json.loads(line), number))
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             raise DomainError(
                 "invalid_json", f"JSON Lines の{line_label(number)}がJSONとして読めません"
             ) from None

@@ -23,6 +23,7 @@ from shien.rules.errors import DomainError
 from shien.rules.registry import JST
 from shien.rules.schema import Profile
 from shien.rules.tests.strategies import moments, profiles
+from shien.tests.test_cli import run as run_cli
 
 
 def _cell(value: Any) -> str:
@@ -165,6 +166,24 @@ def test_missing_file_and_bad_format(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").write_bytes(b"")
     with pytest.raises(DomainError, match="CSV"):
         screening.read_table(tmp_path / "x.xlsx")
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path: Path) -> None:
+    """The output in a folder that does not exist, an existing folder, or the input itself (which
+    would be overwritten by the results): a Japanese error, exit 2, and the input left as it was."""
+    source = tmp_path / "in.csv"
+    write_csv(source, [{"business": {"industry": "製造業", "employees": 3}}])
+    before = source.read_bytes()
+    for output, words in [
+        (tmp_path / "nope" / "out.csv", "フォルダがありません"),
+        (tmp_path, "出力"),
+        (source, "入力と同じファイル"),
+    ]:
+        code, out, err = run_cli(["screen", str(source), str(output), "--as-of", "2024-03-20"])
+        assert code == 2 and out == "" and words in err and "Traceback" not in err, (output, err)
+    code, _, err = run_cli(["screen", str(source), str(tmp_path / "o.csv"), "--errors", str(source)])
+    assert code == 2 and "入力と同じファイル" in err
+    assert source.read_bytes() == before
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:

@@ -141,6 +141,11 @@ def serve(
         # the demo is served on plain http://127.0.0.1: cookies marked Secure would not come back
         # from every browser (settings: SECURE_COOKIES)
         os.environ.setdefault("SECURE_COOKIES", "false")
+    # the set-up takes seconds (tens on a fresh start on a busy machine): say so rather than stay silent;
+    # no address yet, that comes once the server listens
+    print(
+        f"起動の準備をしています（データベースの更新{'とデモデータの読み込み' if demo else ''}）…", flush=True
+    )
     setup = subprocess.run(_child_command("setup"), check=False)  # noqa: S603
     if setup.returncode != 0:
         print("起動前の準備（マイグレーションなど）に失敗しました", file=sys.stderr, flush=True)

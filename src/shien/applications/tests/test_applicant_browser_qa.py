@@ -278,3 +278,35 @@ def test_back_reloads_the_application_as_it_is_now(live_server: Any, page: Any) 
     page.go_forward()  # the reason form again: the application is withdrawn, so its page instead
     expect(page.get_by_text("この申請は取り下げ済みです")).to_be_visible()
     expect(page.get_by_role("button", name="確認へ進む")).to_have_count(0)
+
+
+def test_mypage_tables_keep_readable_columns_on_a_phone_and_whole_amounts_on_a_desktop(
+    live_server: Any, browser: Any
+) -> None:
+    """マイページ's tables (a frame's long name beside amounts and dates): on a phone no column is
+    squeezed to two or three characters a line (the table scrolls sideways instead), and wider, where
+    the table fits, an amount's digits are never split across lines (site.css: cells' min-width and
+    overflow-wrap, not main's `anywhere`)."""
+    owner, office = people()
+    at_state(State.DRAFT, owner, office)
+    at_state(State.GRANTED, owner, office)
+    context = browser.new_context(
+        locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 390, "height": 844}
+    )
+    try:
+        page = context.new_page()
+        log_in(page, live_server, owner)
+        page.goto(f"{live_server.url}/mypage/")
+        assert page.evaluate(SIDEWAYS) == 0
+        widths = page.locator("main td").evaluate_all(
+            "(cells) => cells.map((c) => c.getBoundingClientRect().width)"
+        )
+        assert len(widths) >= 10 and min(widths) >= 6 * 16, widths  # 6rem: about six characters a line
+
+        page.set_viewport_size({"width": 700, "height": 800})  # a tablet: the columns share the width
+        amounts = page.get_by_role("cell", name="25,000,000円", exact=True).all()
+        assert len(amounts) >= 3  # the draft's estimate, the granted one's estimate and grant
+        for cell in amounts:
+            assert lines_of(cell, "25,000,000") == 1
+    finally:
+        context.close()

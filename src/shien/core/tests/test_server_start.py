@@ -314,3 +314,25 @@ def test_fresh_demo_starts_keep_every_login_and_write_with_busy_cpus(tmp_path: P
         finally:
             server.kill_all()
     assert time.monotonic() - started < 240
+
+
+def test_the_terminal_says_it_is_preparing_during_the_set_up(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh start spends seconds (tens on a busy machine) migrating and loading the demo before the
+    server listens: the terminal says so at once instead of staying blank, still without the address."""
+    from shien.web import server
+
+    for name in (server.DEMO_ENV, "SECURE_COOKIES"):  # serve(demo=True) sets them: put them back after
+        monkeypatch.setenv(name, "")
+    seen: list[str] = []
+
+    def setup_child(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        seen.append(capsys.readouterr().out)  # what the terminal shows while the set-up runs
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(subprocess, "run", setup_child)
+    with pytest.raises(SystemExit):
+        server.serve(port=8000, workers=1, demo=True)
+    assert seen == ["起動の準備をしています（データベースの更新とデモデータの読み込み）…\n"]
+    assert "http://" not in seen[0] and READY_LINE not in seen[0]

@@ -300,6 +300,8 @@ def test_http_estimate_is_200_or_documented_422(document: Any, content_type: str
         "\ufeff" + json.dumps(EXAMPLE_PROFILE),
         "NaN",
         '{"business": {"industry": "製造業", "employees": 1}}\n{',
+        # longer than Python's integer-string limit (4,300 digits): ValueError, not JSONDecodeError
+        '{"business": {"industry": "製造業", "employees": ' + "9" * 5_000 + "}}",
     ],
 )
 def test_odd_texts(text: str) -> None:

@@ -26,6 +26,14 @@ def test_every_value_has_a_reference_and_a_valid_status() -> None:
                 assert entry.note, f"{parameter.name}: an unverified value says why"
 
 
+def test_parameter_descriptions_are_japanese_without_yaml_keys() -> None:
+    """A description is shown on the program page (「すべてのパラメータ」 and the ※未確認 list): it names
+    things in Japanese, not by the YAML's keys (「special は…」); acronyms such as DX, IT, SIer stay."""
+    for parameter in registry().parameters.values():
+        keys = re.findall(r"(?<![A-Za-z])[a-z_]{2,}(?![A-Za-z])", parameter.description)
+        assert not keys, f"{parameter.name}: {parameter.description}"
+
+
 def test_minimum_wage_for_every_prefecture_r5_to_r7_then_unknown() -> None:
     """R5, R6 and R7 (2025) for all 47 prefectures; after that the value is unknown (null), never the
     previous year's carried forward as if current."""
@@ -117,3 +125,15 @@ def test_the_rules_package_imports_nothing_from_django() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert result.stdout.strip() == "False"
+
+
+def test_every_parameter_file_reads_the_same_with_any_yaml_loader() -> None:
+    """The registry reads with libyaml (CSafeLoader); the same files must mean the same to PyYAML's
+    pure-Python loader (and so to other YAML tools): no plain scalar that only libyaml accepts."""
+    import yaml
+
+    from shien.rules.registry import PARAMETER_DIR
+
+    for path in sorted(PARAMETER_DIR.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=yaml.SafeLoader) == yaml.load(text, Loader=yaml.CSafeLoader), path.name  # noqa: S506
