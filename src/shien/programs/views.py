@@ -1,7 +1,8 @@
 """Public program pages: list with filters, program pages, schedule, compare.
 
-The pages depend only on the rules registry and the minute, so each rendered page is cached for the
-minute it was built in (per URL and htmx fragment): a busy list page is rendered once a minute.
+The pages depend only on the rules registry and the minute, so each page rendered for a visitor who is
+not signed in is cached for the minute it was built in (per URL and htmx fragment): a busy list page is
+rendered once a minute.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from shien.rules.vocab import PREFECTURES
 
 def _cached(request: HttpRequest, build: Callable[[], HttpResponse], stamp: str = "") -> HttpResponse:
     """The page built this minute for this URL (and `stamp`: what else it shows, such as the ids of the
-    documents published in the office, so a change shows at once in every process)."""
+    documents published in the office, so a change shows at once in every process). Only visitors who
+    are not signed in share it: a signed-in user's page carries their own header (お知らせ, their
+    home, the logout form with their CSRF token) and is built for them alone."""
+    if request.user.is_authenticated:
+        return build()
     fragment = "hx" if request.headers.get("HX-Request") else "page"
     key = f"page:{pages.minute():%Y%m%d%H%M}:{stamp}:{fragment}:{request.get_full_path()}"
     if len(key) > 250:

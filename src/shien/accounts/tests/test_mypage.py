@@ -93,3 +93,23 @@ def test_advisors_and_vendors_land_on_mypage(client: Client) -> None:
         "/accounts/login/", {"username": "vendor@example.jp", "password": "correct horse battery"}
     )
     assert vendor.url == "/mypage/"
+
+
+@pytest.mark.parametrize(
+    "role, page", [(None, "/programs/"), (None, "/mypage/"), (Role.SECRETARIAT, "/office/")]
+)
+def test_every_page_offers_one_logout_in_the_header_to_a_signed_in_user(
+    client: Client, role: Role | None, page: str
+) -> None:
+    """Logging out is a POST (CSRF) from the header, on every page and on a phone alike, not only at the
+    foot of マイページ."""
+    assert (
+        'action="/accounts/logout/"' not in client.get(page if page == "/programs/" else "/").content.decode()
+    )
+    client.force_login(user("someone@example.jp", *([role] if role else [])))
+    html = client.get(page).content.decode()
+    header = html.split("</header>")[0]
+    assert header.count('action="/accounts/logout/"') == 1 and html.count('action="/accounts/logout/"') == 1
+    assert "ログアウト" in header and "csrfmiddlewaretoken" in header
+    assert client.post("/accounts/logout/").status_code == 302
+    assert "_auth_user_id" not in client.session

@@ -150,3 +150,22 @@ def test_csv_and_excel_downloads(client: Client) -> None:
     book = load_workbook(io.BytesIO(get(client, "/programs.xlsx").content))
     sheet = book["制度一覧"]
     assert sheet["A1"].value == "制度" and sheet.max_row == len(rows)
+
+
+@pytest.mark.parametrize("url", ["/programs/", "/programs/monozukuri/", "/schedule/"])
+def test_a_cached_public_page_is_never_one_built_for_a_signed_in_user(url: str) -> None:
+    """The per-minute page cache is shared by visitors who are not signed in only: a signed-in user's
+    header (お知らせ, their home, the logout form with their CSRF token) never reaches anyone else, and
+    they never get a visitor's header."""
+    from shien.applications.tests.factories import user
+
+    visitor, member = Client(), Client()
+    member.force_login(user("member@example.jp"))
+    for first, second in ((member, visitor), (visitor, member)):
+        first.get(url)
+        html = second.get(url).content.decode()
+        header = html.split("</header>")[0]
+        if second is visitor:
+            assert "ログイン" in header and "logout" not in header and "csrfmiddlewaretoken" not in html
+        else:
+            assert "マイページ" in header and 'action="/accounts/logout/"' in header
