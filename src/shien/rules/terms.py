@@ -197,6 +197,8 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
             "lower_limit_yen": None,
             "provisions": [],
             "requirements": common + ["補助下限なし"],
+            # software, PC and register are capped each on its own: together at most their sum
+            "max_cap_yen": sw["cap"] + pc["cap"] + reg["cap"],
         }
         if fid == "fukusu":
             f = p["it_donyu.fukusu"]
@@ -225,6 +227,8 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
                 },
                 {"employees": "事務費・専門家費", "cap_yen": f["coordination_cap"]},
             ]
+            # the most a consortium can receive: ①＋② up to their joint cap, and ③ beside it
+            terms["max_cap_yen"] = f["group_cap"] + f["coordination_cap"]
             terms["requirements"] = [
                 f"{f['min_members']}者以上の中小企業・小規模事業者等が連携すること",
                 *common,
@@ -334,6 +338,8 @@ def _jigyo_shokei(frame: Frame, p: ParamView) -> dict[str, Any]:
         "lower_limit_yen": a["lower"] or None,
         "provisions": provisions,
         "requirements": [frame.summary],
+        # the most the frame pays: the higher cap, with the 廃業費 top-up where it applies
+        "max_cap_yen": max(a["cap"], special or 0) + (closure if fid != "haigyo" else 0),
     }
 
 
@@ -355,7 +361,7 @@ def frame_terms(key: str, day: date) -> dict[str, Any] | None:
         return None
     terms = builder(frame, reg.at(day))
     rows = terms["caps"]["rows"]
-    terms["max_cap_yen"] = max(max(r["cap_yen"], r.get("special_yen") or 0) for r in rows)
+    terms.setdefault("max_cap_yen", max(max(r["cap_yen"], r.get("special_yen") or 0) for r in rows))
     terms["expenses"] = [EXPENSE_CATEGORIES[e] for e in frame.expenses]
     terms["unverified"] = any(
         isinstance(v, dict) and v.get("status") == "unverified"

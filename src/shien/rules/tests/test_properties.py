@@ -41,6 +41,27 @@ def test_subsidy_within_cap_and_expenses(doc: dict[str, Any]) -> None:
 
 
 @SETTINGS
+@given(profiles())
+def test_no_frame_pays_more_than_the_largest_cap_its_pages_and_jgrants_announce(doc: dict[str, Any]) -> None:
+    """The 上限 a program page, the CSV and jGrants' subsidy_max_limit show for a frame (its terms on the
+    day of the round that judged it) is never below what the engine pays or caps."""
+    from shien.rules.registry import registry
+    from shien.rules.terms import frame_terms
+
+    rounds = {r.key: r for p in registry().programs.values() for r in p.rounds}
+    for key, r in _grants(doc).items():
+        judged_by = rounds[f"{key.split('/')[0]}/{r['round']['id']}"] if r["round"] else None
+        moment = (judged_by.announced_at or judged_by.acceptance_start) if judged_by else None
+        terms = frame_terms(key, (moment or datetime.fromisoformat(doc["as_of"])).astimezone(JST).date())
+        assert terms is not None
+        assert r["subsidy_yen"] <= r["cap_yen"] <= terms["max_cap_yen"], (
+            key,
+            r["cap_yen"],
+            terms["max_cap_yen"],
+        )
+
+
+@SETTINGS
 @given(profiles(), st.data())
 def test_subsidy_is_monotone_in_expenses(doc: dict[str, Any], data: st.DataObject) -> None:
     if not doc["plan"]["expenses"]:  # None (not given) or empty
