@@ -6,21 +6,46 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.password_validation import validate_password
+from django.core.validators import MaxLengthValidator
 
 from shien.accounts.models import User
 from shien.rules.errors import DomainError
-from shien.rules.text import parse_yen
+from shien.rules.text import echo, parse_yen, too_long
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
+
+
+class Limited(forms.CharField):
+    """A text field whose too-long error has the app's one wording (`rules.text.too_long`, not Django's
+    「この値は 100 文字以下でなければなりません」) and which a refused form shows again only up to its
+    limit and a margin (`rules.text.echo`), not a pasted megabyte whole. `what` names it in the message
+    where the label says more (「法人番号（13桁、個人事業主は空欄）」)."""
+
+    def __init__(self, *, max_length: int, what: str = "", **kwargs: Any) -> None:
+        super().__init__(max_length=max_length, **kwargs)
+        self.what = what
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if self.max_length is not None and value and len(value) > self.max_length:
+            what = self.what or str(self.label)
+            raise forms.ValidationError(too_long(what, self.max_length, len(value)), code="max_length")
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        data = super().bound_data(data, initial)
+        return echo(data, self.max_length) if isinstance(data, str) and self.max_length else data
+
+
+class LimitedEmail(Limited, forms.EmailField):
+    pass
 
 
 class SignupForm(forms.Form):
     """The first step: name and address. Whether the address is registered is never said here (the
     answer is the same either way); the mail to the address says it (`views.signup`)."""
 
-    name = forms.CharField(
-        label="氏名", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"})
-    )
-    email = forms.EmailField(
+    name = Limited(label="氏名", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = LimitedEmail(
         label="メールアドレス",
         max_length=254,
         error_messages={"invalid": "メールアドレスの形式で入力してください"},
@@ -34,14 +59,16 @@ class SignupForm(forms.Form):
 class SignupPasswordForm(forms.Form):
     """The second step, from the link in the mail: the password (checked against the name and address)."""
 
-    password = forms.CharField(
+    password = Limited(
         label="パスワード（10文字以上）",
+        what="パスワード",
         max_length=200,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
-    password_again = forms.CharField(
+    password_again = Limited(
         label="パスワード（確認のためもう一度）",
+        what="パスワード",
         max_length=200,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -92,7 +119,7 @@ class YenField(forms.CharField):
 
 
 class OrganizationForm(forms.Form):
-    name = forms.CharField(label="事業者名", max_length=200)
+    name = Limited(label="事業者名", max_length=200)
     prefecture = forms.ChoiceField(
         label="所在地（都道府県）", choices=[("", "選んでください"), *[(p, p) for p in PREFECTURES]]
     )
@@ -109,10 +136,12 @@ class OrganizationForm(forms.Form):
         },
     )
     capital_yen = YenField(label="資本金（円）", max_yen=MAX_CAPITAL_YEN, required=False)
-    corporate_number = forms.CharField(
-        label="法人番号（13桁、個人事業主は空欄）", max_length=20, required=False
+    corporate_number = Limited(
+        label="法人番号（13桁、個人事業主は空欄）", what="法人番号", max_length=20, required=False
     )
-    invoice_number = forms.CharField(label="インボイス登録番号（T＋13桁）", max_length=20, required=False)
+    invoice_number = Limited(
+        label="インボイス登録番号（T＋13桁）", what="インボイス登録番号", max_length=20, required=False
+    )
 
 
 # a refusal about one field is shown at that field (and marks it invalid), the rest above the form

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from shien.accounts import mail_throttle
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, User
 from shien.accounts.services import checked_facts, is_owner, membership_of
 from shien.core.notifications import email_address, notify
@@ -65,50 +66,76 @@ def _valid_email(email: str) -> str:
     return address
 
 
-@transaction.atomic
 def member_invite(
     *, actor: User, organization: Organization, email: str, kind: str
 ) -> tuple[Invitation, bool]:
     """The 代表者 invites an email address as 担当者 or 代表者. Nobody becomes a member unasked: the
     person with that address accepts on マイページ (after signing up, if they have no account yet).
     The answer is the same whether the address has an account or not. Inviting again while the first
-    invitation is pending keeps one invitation (False)."""
-    org = Organization.objects.select_for_update().get(pk=organization.pk)
-    _require_owner(actor, org, "メンバーの招待")
-    if kind not in Membership.Kind.values:
-        raise DomainError("invalid_input", "役割（代表者・担当者）を選んでください")
-    address = _valid_email(email)
-    if Membership.objects.filter(organization=org, user__email=address).exists():
-        raise DomainError("duplicate", f"{address} はすでにこの事業者のメンバーです")
-    invitation, created = Invitation.objects.get_or_create(
-        organization=org, email=address, status=Invitation.Status.PENDING,
-        defaults={"kind": kind, "invited_by": actor},
-    )  # fmt: skip
-    if not created:
-        return invitation, False
-    audit_record(
-        actor=actor, action="invitation.create", obj=invitation, data={"email": address, "kind": kind}
-    )
-    title = f"{org.name} からメンバーへの招待が届いています"
-    body = (
-        f"{org.name}（{org.prefecture}）の代表者から、shien で{invitation.get_kind_display()}として"
-        "申請・報告を行うメンバーへの招待が届いています。マイページで承諾または辞退してください。"
-    )
-    invitee = User.objects.filter(email=address, is_active=True).first()
-    if invitee is not None:
-        notify(
-            user=invitee,
-            kind="invitation",
-            title=title,
-            body=body,
-            url="/mypage/",
-            key=f"invitation:{invitation.pk}",
+    invitation is pending keeps one invitation (False).
+
+    The mails are limited like the other mails to typed addresses (`mail_throttle`): per address
+    (beyond it the invitation is made and waits on マイページ, but no mail is sent) and per inviting
+    user (beyond it the invitation is refused, `rate_limited`). The mail to an address without an
+    account does not carry the organization's name (text the inviter chose, to a stranger)."""
+    client = f"user:{actor.pk}"
+    refusal = mail_throttle.client_refusal(client, kind=mail_throttle.Kind.INVITATION)
+    if refusal is not None:
+        raise _rate_limited(refusal)
+    with transaction.atomic():
+        org = Organization.objects.select_for_update().get(pk=organization.pk)
+        _require_owner(actor, org, "メンバーの招待")
+        if kind not in Membership.Kind.values:
+            raise DomainError("invalid_input", "役割（代表者・担当者）を選んでください")
+        address = _valid_email(email)
+        if Membership.objects.filter(organization=org, user__email=address).exists():
+            raise DomainError("duplicate", f"{address} はすでにこの事業者のメンバーです")
+        invitation, created = Invitation.objects.get_or_create(
+            organization=org, email=address, status=Invitation.Status.PENDING,
+            defaults={"kind": kind, "invited_by": actor},
+        )  # fmt: skip
+        if not created:
+            return invitation, False
+        decision = mail_throttle.admit(kind=mail_throttle.Kind.INVITATION, address=address, client=client)
+        if decision.refused:  # only when another request of the same user passed the check first
+            raise _rate_limited(decision)
+        audit_record(
+            actor=actor, action="invitation.create", obj=invitation, data={"email": address, "kind": kind}
         )
-    else:  # no account yet: one email to the address; the invitation waits on マイページ after sign-up
-        link = f"{settings.SITE_URL.rstrip('/')}/accounts/signup/"
-        message = f"{body}\n\nこのメールアドレスで利用登録すると、マイページに招待が表示されます。\n{link}"
-        email_address(to=address, subject=f"【shien】{title}", body=message)
+        title = f"{org.name} からメンバーへの招待が届いています"
+        body = (
+            f"{org.name}（{org.prefecture}）の代表者から、shien で{invitation.get_kind_display()}として"
+            "申請・報告を行うメンバーへの招待が届いています。マイページで承諾または辞退してください。"
+        )
+        invitee = User.objects.filter(email=address, is_active=True).first()
+        if invitee is not None:  # the inbox always; the mail within the address's limit
+            notify(
+                user=invitee,
+                kind="invitation",
+                title=title,
+                body=body,
+                url="/mypage/",
+                key=f"invitation:{invitation.pk}",
+                email=decision.send,
+            )
+        elif decision.send:  # no account yet: one email; the invitation waits on マイページ after sign-up
+            link = f"{settings.SITE_URL.rstrip('/')}/accounts/signup/"
+            message = (
+                f"shien を使っている事業者の代表者から、{invitation.get_kind_display()}として申請・報告を行う"
+                "メンバーへの招待が届いています。\n\nこのメールアドレスで利用登録すると、マイページに招待"
+                f"（事業者の名前と所在地）が表示され、承諾または辞退できます。\n{link}\n\n"
+                "心当たりがない場合は、このメールを無視してください（登録しなければ何も起きません）。"
+            )
+            email_address(to=address, subject="【shien】メンバーへの招待が届いています", body=message)
     return invitation, True
+
+
+def _rate_limited(decision: mail_throttle.Decision) -> DomainError:
+    return DomainError(
+        "rate_limited",
+        f"招待の送信は{mail_throttle.window_hours()}に{mail_throttle.per_client()}件までです。"
+        f"{mail_throttle.minutes(decision.retry_after)}分ほどおいてから、もう一度お試しください",
+    )
 
 
 def invitations_for(user: User) -> QuerySet[Invitation]:

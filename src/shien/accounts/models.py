@@ -214,3 +214,37 @@ class ExternalIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issuer} {self.subject} → {self.user}"
+
+
+class MailRequest(models.Model):
+    """One request that makes shien mail an address the requester typed (sign-up, password reset,
+    invitation), kept for the limits of `accounts.mail_throttle` and pruned after
+    `MAIL_REQUEST_RETENTION` seconds. The address is kept only as a keyed hash (`target`)."""
+
+    class Kind(models.TextChoices):
+        SIGNUP = "signup", "利用登録"
+        PASSWORD_RESET = "password_reset", "パスワード再設定"
+        INVITATION = "invitation", "メンバーへの招待"
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "送信"  # the mail was queued (or, for an unknown address, the same answer)
+        SUPPRESSED = "suppressed", "送信せず（宛先の上限）"  # answered as sent; no mail
+        REFUSED = "refused", "拒否（接続元の上限）"  # 429; one row per client and window, `count` refusals
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target = models.CharField(max_length=64, blank=True)  # HMAC-SHA256 of the address (hex)
+    client = models.CharField(max_length=64, blank=True)  # the client's IP address, or "user:<id>"
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "メール送信の申込み"
+        indexes = [
+            models.Index(fields=["kind", "target", "created_at"], name="mailrequest_target"),
+            models.Index(fields=["client", "created_at"], name="mailrequest_client"),
+            models.Index(fields=["created_at"], name="mailrequest_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outcome} {self.created_at:%Y-%m-%d %H:%M}"

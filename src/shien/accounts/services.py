@@ -12,6 +12,7 @@ from shien.accounts.models import AdvisorConsent, Membership, Organization, Role
 from shien.core.notifications import notify
 from shien.core.services import audit_record, created_before
 from shien.rules.errors import DomainError
+from shien.rules.text import too_long
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
 NAME_MAX = 200  # Organization.name
@@ -33,9 +34,7 @@ def checked_facts(
     if not name.strip():
         raise DomainError("invalid_input", "事業者名を入力してください")
     if len(name.strip()) > NAME_MAX:
-        raise DomainError(
-            "too_long", f"事業者名は{NAME_MAX}文字以内で入力してください（いまは{len(name.strip()):,}文字）"
-        )
+        raise DomainError("too_long", too_long("事業者名", NAME_MAX, len(name.strip())))
     if prefecture not in PREFECTURES:
         raise DomainError("invalid_input", "所在地（都道府県）を選んでください")
     if industry not in INDUSTRIES:

@@ -15,11 +15,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 
+from shien.accounts import mail_throttle
 from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm, SignupPasswordForm
 from shien.accounts.members import invitations_for
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import acting_organizations, home, request_user
 from shien.accounts.services import organization_create
+from shien.accounts.throttle import client_ip
 from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
 from shien.core.notifications import email_address
@@ -39,11 +41,18 @@ def signup(request: HttpRequest) -> HttpResponse:
     A new address gets a link (signed, valid 24 hours) to choose a password and finish; a registered
     one gets a note that someone tried to register with it, with links to log in or reset the
     password. So nobody learns from this page which addresses have accounts, and nobody registers an
-    address they cannot read (which would show them invitations sent to it).
+    address they cannot read (which would show them invitations sent to it). Neither mail repeats what
+    the requester typed (the name), so nobody can use them to send their own text to a stranger, and
+    `mail_throttle` limits them per address (beyond it: the same page, no mail) and per client (429).
     """
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email, name = form.cleaned_data["email"], form.cleaned_data["name"]
+        decision = mail_throttle.admit(
+            kind=mail_throttle.Kind.SIGNUP, address=email, client=client_ip(request)
+        )
+        if decision.refused:
+            return mail_throttle.refused_response(request, decision)
         site = settings.SITE_URL.rstrip("/")
         if User.objects.filter(email=email).exists():
             subject = "【shien】このメールアドレスで利用登録しようとした人がいます"
@@ -57,14 +66,15 @@ def signup(request: HttpRequest) -> HttpResponse:
             token = signing.dumps({"e": email, "n": name}, salt=SIGNUP_SALT, compress=True)
             subject = "【shien】利用登録の確認"
             body = (
-                f"{name} 様\n\nshien への利用登録の申込みを受け付けました。次のリンクを開いてパスワードを決めると、"
+                "shien への利用登録の申込みを受け付けました。次のリンクを開いてパスワードを決めると、"
                 "登録が完了します（24時間有効）。\n"
                 f"{site}{reverse('signup-confirm', args=[token])}\n\n"
                 "心当たりがない場合は、このメールを無視してください（登録されません）。"
             )
-        email_address(to=email, subject=subject, body=body)
-        return render(request, "accounts/signup_sent.html", {"email": email})
-    return render(request, "accounts/signup.html", {"form": form})
+        if decision.send:  # beyond the address's limit: the same page, and no mail
+            email_address(to=email, subject=subject, body=body)
+        return render(request, "accounts/signup_sent.html", {"email": email, **mail_throttle.sent_context()})
+    return render(request, "accounts/signup.html", {"form": form}, status=_form_status(request))
 
 
 @sensitive_post_parameters("password", "password_again")
@@ -93,7 +103,8 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         login(request, user, backend="shien.accounts.backends.EmailBackend")
         messages.success(request, "利用登録が完了しました")
         return redirect(home(user)[0])
-    return render(request, "accounts/signup_confirm.html", {"form": form, "email": email, "name": name})
+    context = {"form": form, "email": email, "name": name}
+    return render(request, "accounts/signup_confirm.html", context, status=_form_status(request))
 
 
 @login_required
@@ -147,4 +158,10 @@ def organization_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "事業者を登録しました")
             return redirect("mypage")
-    return render(request, "accounts/organization_form.html", {"form": form, "idempotency_key": key})
+    context = {"form": form, "idempotency_key": key}
+    return render(request, "accounts/organization_form.html", context, status=_form_status(request))
+
+
+def _form_status(request: HttpRequest) -> int:
+    """A form shown again after a POST was refused answers 400 (as the app's other refused forms do)."""
+    return 400 if request.method == "POST" else 200

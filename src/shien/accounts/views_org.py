@@ -23,7 +23,7 @@ from shien.accounts.services import advisor_consent_grant, advisor_consent_revok
 from shien.rules.errors import DomainError
 from shien.rules.registry import registry
 
-STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "last_owner": 409}
+STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "last_owner": 409, "rate_limited": 429}
 
 
 def _organization(request: HttpRequest, pk: int) -> Organization:

@@ -3,8 +3,13 @@ bytes), the name it is downloaded under, and reading a stored file back only as 
 
 - PDF: pypdf parses the cross-reference table and the page tree (at least one page); a
   password-protected PDF is refused (the office could not open it).
-- PNG and JPEG: Pillow reads the whole image (JPEG decoded at 1/8 scale, so a truncated file fails
-  without the memory of a full decode); images over `MAX_IMAGE_PIXELS` are refused before decoding.
+- PNG and JPEG: Pillow decodes every pixel's data, in bounded memory (about 160 MB at most): a PNG
+  whole up to `MAX_PNG_PIXELS`; a JPEG at 1/8 scale (all the entropy-coded data is still read) up to
+  `MAX_IMAGE_PIXELS`, or `MAX_MULTISCAN_PIXELS` if it has several scans (progressive), with at most
+  `MAX_JPEG_SCANS` scans. Larger images are refused before decoding; so is an animated PNG.
+  What the decoders themselves tolerate is accepted as viewers show it: libjpeg fills data missing
+  before the end marker (or damaged) with gray and only warns, and a PNG whose complete zlib stream
+  holds too few rows is filled with black; a stream that is not zlib, damaged or cut short is refused.
 - Word (.docx) and Excel (.xlsx): a zip whose members declare more than `MAX_OFFICE_INFLATED` bytes,
   more than `MAX_OFFICE_MEMBERS` members or a member inflating over `MAX_OFFICE_RATIO` times is refused
   from its directory, without inflating anything; otherwise every member is inflated in chunks with
@@ -41,7 +46,24 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXTENSIONS = {PDF: ".pdf", PNG: ".png", JPEG: ".jpg", DOCX: ".docx", XLSX: ".xlsx"}
 LABELS = {PDF: "PDF", PNG: "PNG", JPEG: "JPEG", DOCX: "Word", XLSX: "Excel"}
 
-MAX_IMAGE_PIXELS = 100_000_000  # 1億画素: a 108-megapixel phone photo is about this; a bomb is far more
+# Decoding is bounded in memory (about 160 MB a worker at most) and in time; measured on this machine
+# (Pillow 13, libjpeg-turbo, peak RSS above the interpreter's):
+# - JPEG with one scan (what cameras and phones write) is decoded at 1/8 scale: 1/64 of the pixels,
+#   4 bytes each, so 1億画素 hold about 6 MB (10000×10000: +10 MiB, 0.04 s; 12 MP photo: +4 MiB, 0.07 s).
+#   A 108-megapixel phone photo is about 1億画素; a bomb is far more.
+MAX_IMAGE_PIXELS = 100_000_000
+# - JPEG with several scans (progressive, or components in separate scans): libjpeg keeps every DCT
+#   coefficient of the whole image even at 1/8 scale, 2 bytes each, up to 4 full-resolution components
+#   (CMYK 4:4:4): 8 bytes a pixel, 160 MB at 2,000万画素 (5000×4000 CMYK measured +157 MiB, 0.23 s;
+#   RGB 4:2:0, what encoders write, +62 MiB).
+MAX_MULTISCAN_PIXELS = 20_000_000
+# Each scan is a pass over the whole image (about 12 ms at 2,000万画素): a 10 MB file of 36-byte scans
+# would take an hour, 64 take under a second. Encoders write about 10 (libjpeg's progression; 18 for
+# CMYK).
+MAX_JPEG_SCANS = 64
+# - PNG is decoded whole: Pillow holds up to 4 bytes a pixel (RGB, RGBA, LA, 32-bit gray), 160 MB at
+#   4,000万画素 (8000×5000 RGBA measured +156 MiB, 0.25 s). An A4 page scanned at 600 dpi is 3,500万画素.
+MAX_PNG_PIXELS = 40_000_000
 MAX_OFFICE_INFLATED = 50 * 1024 * 1024  # the inflated size of all of a .docx / .xlsx's members
 MAX_OFFICE_MEMBERS = 2000
 MAX_OFFICE_RATIO = 100  # inflated / compressed, for members over RATIO_FLOOR bytes
@@ -53,6 +75,11 @@ UNREADABLE = (
     "元のファイルを開けることを確かめて、もう一度添付してください"
 )
 NOT_ALLOWED = "添付できるのは PDF、PNG、JPEG、Word（.docx）、Excel（.xlsx）のファイルです"
+ANIMATED = "動く PNG（APNG）は添付できません。静止画の PNG か JPEG で保存し直してから添付してください"
+TOO_MANY_SCANS = (
+    f"この JPEG は走査（スキャン）が多すぎて読めません（{MAX_JPEG_SCANS}まで）。"
+    "画像を開いて、通常の JPEG として保存し直してから添付してください"
+)
 
 
 def claimed(content: bytes) -> str:
@@ -119,34 +146,81 @@ def _image(content: bytes, label: str) -> str:
 
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        with warnings.catch_warnings():  # Pillow warns from 89 MP on: the limit here is MAX_IMAGE_PIXELS
+    def opened() -> Any:
+        with warnings.catch_warnings():  # Pillow warns from 89 MP on: the limits are the ones below
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(content), formats=["PNG", "JPEG"])
-        with image:
+            return Image.open(io.BytesIO(content), formats=["PNG", "JPEG"])
+
+    try:
+        with opened() as image:
             width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise _too_many_pixels(f"（{width}×{height}）")
-            kind = PNG if image.format == "PNG" else JPEG
-            if kind == JPEG:
+            if image.format != "PNG":
+                scans = jpeg_scans(content)
+                if scans > MAX_JPEG_SCANS:
+                    raise DomainError("bad_type", TOO_MANY_SCANS)
+                several = scans > 1 or bool(image.info.get("progressive"))
+                if width * height > (MAX_MULTISCAN_PIXELS if several else MAX_IMAGE_PIXELS):
+                    words = "プログレッシブ形式の JPEG" if several else "JPEG"
+                    raise _too_many_pixels(
+                        width, height, words, MAX_MULTISCAN_PIXELS if several else MAX_IMAGE_PIXELS
+                    )
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # decode at 1/8 scale
-                image.load()  # reads all the entropy-coded data: a truncated file fails here
-            else:
-                image.verify()  # every chunk's CRC, through IEND
+                image.load()  # reads all the entropy-coded data: a damaged or truncated file fails here
+                return JPEG
+            if width * height > MAX_PNG_PIXELS:
+                raise _too_many_pixels(width, height, "PNG", MAX_PNG_PIXELS)
+            if getattr(image, "is_animated", False):
+                raise DomainError("bad_type", ANIMATED)
+            image.verify()  # every chunk's CRC, through IEND (decoding skips the pixel data's CRCs)
+        with opened() as image:  # verify() leaves the image unusable: open it again to decode the pixels
+            image.load()  # inflates and unfilters every row: data that is not a zlib stream fails here
     except DomainError:
         raise
     except Image.DecompressionBombError:  # over twice Pillow's limit: refused at open, size unread
-        raise _too_many_pixels("") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, IndexError, EOFError):
+        raise _too_many_pixels(0, 0, "画像", MAX_IMAGE_PIXELS) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, IndexError, EOFError, zlib.error):
         raise _unreadable(label) from None  # IndexError: Pillow's verify of a PNG without IDAT
-    return kind
+    return PNG
 
 
-def _too_many_pixels(size: str) -> DomainError:
+_MARKER = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")  # not a stuffed 0xFF, a restart or a fill byte
+
+
+def jpeg_scans(content: bytes) -> int:
+    """How many scans (SOS markers) the first image of a JPEG has, counted up to MAX_JPEG_SCANS + 1.
+
+    Only to bound the cost before Pillow decodes (the file is read by Pillow, not here): the segments
+    are skipped by their lengths, so a thumbnail inside the EXIF data is not counted, and the count
+    stops at the first image's EOI (an iPhone photo's appended gain map is not decoded either).
+    Inside entropy-coded data a 0xFF is followed by 0x00 or a restart marker, never by a marker."""
+    count, at = 0, 2
+    while count <= MAX_JPEG_SCANS:
+        found = _MARKER.search(content, at)
+        if found is None or found.start() + 4 > len(content):
+            break
+        at, marker = found.start(), content[found.start() + 1]
+        if marker == 0xD9:  # EOI
+            break
+        if marker in (0xD8, 0x01):  # SOI, TEM: no length
+            at += 2
+            continue
+        count += marker == 0xDA
+        at += 2 + int.from_bytes(content[at + 2 : at + 4], "big")
+    return count
+
+
+def _too_many_pixels(width: int, height: int, words: str, limit: int) -> DomainError:
+    size = f"（{width}×{height}）" if width else ""
     return DomainError(
         "bad_type",
-        f"画像の画素数が多すぎます{size}。{man_yen(MAX_IMAGE_PIXELS).removesuffix('円')}画素以下に縮小してから添付してください",
+        f"画像の画素数が多すぎます{size}。{words} は{_pixels(limit)}まで添付できます。"
+        "縮小してから添付してください",
     )
+
+
+def _pixels(count: int) -> str:
+    """4,000万画素 / 1億画素 (not 「10,000万」)."""
+    return f"{man_yen(count).removesuffix('円')}画素"
 
 
 def _office(content: bytes) -> str:

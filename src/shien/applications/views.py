@@ -32,7 +32,7 @@ from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for, organization_get, request_user
 from shien.applications import changes, postaward, services, workflow
 from shien.applications.files import download, open_verified
-from shien.applications.limits import TEXT_MAX
+from shien.applications.limits import LINE_MAX, TEXT_MAX, echo, too_long
 from shien.applications.models import Application, ChangeRequest, Form4Issue, State
 from shien.applications.selectors import application_get
 from shien.core.models import AuditLog
@@ -808,6 +808,7 @@ def _shown_again(
         shown.append(_row(0))
     for n, row in enumerate(shown, 1):
         row["n"] = n
+        row["description"] = echo(row.get("description", ""), LINE_MAX)  # not a pasted megabyte whole
     return shown
 
 
@@ -925,14 +926,14 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
         return _refuse(request, f"「{State(app.state).label}」の申請は取り下げられません", 409, app)
     reason = request.POST.get("reason", "").strip() if request.method == "POST" else ""
     step = request.POST.get("step", "") if request.method == "POST" else ""
-    context: dict[str, Any] = {"app": app, "program": registry().programs[app.program], "reason": reason}
+    context: dict[str, Any] = {
+        "app": app, "program": registry().programs[app.program], "reason": echo(reason, TEXT_MAX)
+    }  # fmt: skip
     if step in ("confirm", "withdraw") and not reason:
         context["error"] = "取下げの理由を入力してください"
         return render(request, "applications/withdraw.html", context, status=422)
     if step in ("confirm", "withdraw") and len(reason) > TEXT_MAX:  # told before the confirmation step
-        context["error"] = (
-            f"取下げの理由は{TEXT_MAX:,}文字以内で入力してください（いまは{len(reason):,}文字）"
-        )
+        context["error"] = too_long("取下げの理由", TEXT_MAX, len(reason))
         return render(request, "applications/withdraw.html", context, status=422)
     if step == "confirm":
         context["confirming"] = True
@@ -986,7 +987,11 @@ def change_new(request: HttpRequest, pk: int) -> HttpResponse:
     plan, errors = plan_from_form(request.POST, frame, app.plan, with_facts=False)
     reason = request.POST.get("reason", "").strip()
     context = _change_context(
-        app, _plan_fields(frame, plan, request.POST), pending=pending, reason=reason, errors=errors
+        app,
+        _plan_fields(frame, plan, request.POST),
+        pending=pending,
+        reason=echo(reason, TEXT_MAX),
+        errors=errors,
     )
     if errors:
         return render(request, "applications/change_new.html", context, status=422)
@@ -1063,12 +1068,12 @@ def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse
     decision = request.POST.get("decision", "")
     note = request.POST.get("note", "").strip()
     if decision not in ("approve", "reject"):
-        context.update(error="承認するか不承認にするかを選んでください", note=note)
+        context.update(error="承認するか不承認にするかを選んでください", note=echo(note, TEXT_MAX))
         return render(request, "applications/change_decide.html", context, status=422)
     try:
         changes.change_decide(actor=user, change=change, approve=decision == "approve", note=note)
     except DomainError as exc:
-        context.update(error=exc.message, note=note)
+        context.update(error=exc.message, note=echo(note, TEXT_MAX))
         return render(
             request, "applications/change_decide.html", context, status=STATUS_OF.get(exc.code, 400)
         )

@@ -28,6 +28,7 @@ from shien.accounts.models import Role, User
 from shien.accounts.selectors import request_user
 from shien.applications import followup, office, postaward, review, workflow
 from shien.applications.files import download, open_verified
+from shien.applications.limits import LINE_MAX, TEXT_MAX, echo, typed
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -338,7 +339,7 @@ def _detail(
     lines = list(app.expense_lines.select_related("evidence").order_by("pk"))
     for line in lines:
         line.form_decision = values.get(f"decision_{line.pk}", "")  # type: ignore[attr-defined]
-        line.form_note = values.get(f"note_{line.pk}", line.inspection_note)  # type: ignore[attr-defined]
+        line.form_note = echo(values.get(f"note_{line.pk}", line.inspection_note), LINE_MAX)  # type: ignore[attr-defined]
         line.category_label = EXPENSE_CATEGORIES.get(line.category, line.category)  # type: ignore[attr-defined]
     context = {
         **office_nav(request),
@@ -394,7 +395,7 @@ def _act(
         if exc.code == "invalid_state" and current.state in DONE.get(action, ()) and same(current):
             messages.info(request, "この操作はすでに反映されています")
             return redirect("office-application", app.pk)
-        values = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+        values = typed(request.POST)  # shown again up to TEXT_MAX and a margin, not a pasted megabyte
         over = exc.overrun if isinstance(exc, office.OverBudget) else None
         return _detail(request, user, current, problems=_problems(exc), values=values, status=_status(exc),
                        over_budget=over)  # fmt: skip
@@ -581,7 +582,7 @@ def review_conflict(request: HttpRequest, user: User, pk: int) -> HttpResponse:
             actor=user, assignment_id=assignment.pk, conflict=answer == "yes", reason=reason
         )
     except DomainError as exc:
-        return _review_page(request, assignment, values={"conflict": answer, "conflict_reason": reason},
+        return _review_page(request, assignment, values={"conflict": answer, "conflict_reason": echo(reason, TEXT_MAX)},
                             problems=_problems(exc), status=_status(exc))  # fmt: skip
     if answer == "yes":
         messages.info(

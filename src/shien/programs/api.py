@@ -13,7 +13,7 @@ from shien.rules.engine import estimate as run_estimate
 from shien.rules.engine import now
 from shien.rules.errors import DomainError
 from shien.rules.registry import registry
-from shien.rules.schema import Profile, parse_as_of, read_profiles
+from shien.rules.schema import Profile, decode_body, parse_as_of, read_profiles
 
 router = Router(tags=["rules"])
 
@@ -32,7 +32,7 @@ def _parse_profiles(request: HttpRequest) -> tuple[list[Profile], bool]:
         body = request.body
     except RequestDataTooBig:
         raise DomainError("too_large", f"入力が大きすぎます（{MAX_PROFILES:,}件、{_mb()}MBまで）") from None
-    text = body.decode("utf-8-sig", errors="replace")
+    text = decode_body(body, (request.content_params or {}).get("charset"))
     json_lines = (request.content_type or "") == "application/x-ndjson"
     return read_profiles(text, json_lines=json_lines, limit=MAX_PROFILES)
 
@@ -84,6 +84,9 @@ _ARRAY_OF_PROGRAMS = {"type": "array", "items": {"$ref": "#/components/schemas/P
                 },
             },
             413: _error("入力が大きすぎる"),
+            415: _error(
+                "読めない文字コード（charset）。UTF-8、または charset を付けた Shift_JIS・EUC-JP・ISO-2022-JP"
+            ),
             422: _error(
                 "入力の誤り（項目ごとの日本語のメッセージ。配列・JSON Lines では何件目・何行目かも）"
             ),

@@ -23,10 +23,12 @@ from shien.core.services import audit_record
 from shien.programs.models import RoundDocument
 from shien.rules.errors import DomainError
 from shien.rules.registry import Round, registry
+from shien.rules.text import too_long
 
 logger = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+TITLE_MAX = 200  # characters of a document's title (RoundDocument.title)
 ALLOWED = {
     "application/pdf": ".pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
@@ -140,12 +142,9 @@ def document_add(
             "invalid_input", "資料の種類を選んでください", [{"field": "kind", "message": "選んでください"}]
         )
     title = " ".join(title.split())
-    if not title or len(title) > 200:
-        raise DomainError(
-            "invalid_input",
-            "表題を200文字以内で入力してください",
-            [{"field": "title", "message": "200文字以内で入力してください"}],
-        )
+    if not title or len(title) > TITLE_MAX:
+        message = too_long("表題", TITLE_MAX, len(title)) if title else "表題を入力してください"
+        raise DomainError("invalid_input", message, [{"field": "title", "message": message}])
     content_type = _check(content)
     digest = sha256(content)
     existing = documents_of(program, round_id).filter(sha256=digest).first()

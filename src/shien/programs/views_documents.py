@@ -16,7 +16,7 @@ from shien.programs import documents
 from shien.programs.models import RoundDocument
 from shien.rules.errors import DomainError
 from shien.rules.registry import registry
-from shien.rules.text import wareki_datetime
+from shien.rules.text import echo, wareki_datetime
 
 STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "too_large": 413}
 
@@ -81,14 +81,16 @@ def round_documents(request: HttpRequest, user: User, program: str, round_id: st
         raise Http404("公募回が見つかりません") from None
     if request.method == "GET":
         return _round_page(request, program, round_id)
-    values = {"kind": request.POST.get("kind", ""), "title": request.POST.get("title", "")[:300]}
+    typed_title = request.POST.get("title", "")
+    # shown again up to the limit and a margin (rules.text.echo); checked whole, so the count is true
+    values = {"kind": request.POST.get("kind", ""), "title": echo(typed_title, documents.TITLE_MAX)}
     upload = request.FILES.get("file")
     try:
         if upload is None:
             raise DomainError(
                 "invalid_input", "ファイルを選んでください", [{"field": "file", "message": "選んでください"}]
             )
-        title = values["title"].strip() or (upload.name or "").rsplit(".", 1)[0]
+        title = typed_title.strip() or (upload.name or "").rsplit(".", 1)[0]
         content = bytes(upload.read(documents.MAX_DOCUMENT_BYTES + 1))
         document = documents.document_add(
             actor=user, program=program, round_id=round_id, kind=values["kind"], title=title, content=content

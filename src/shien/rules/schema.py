@@ -466,6 +466,48 @@ def validate_profiles(documents: list[tuple[Any, int | None]], *, single: bool) 
     return profiles
 
 
+# The charsets a body may declare, by the names Python's codecs give them (and the WHATWG labels Python
+# does not know): UTF-8 (JSON's own, RFC 8259), UTF-16/32, and the Japanese ones that Excel, old
+# systems and mail still write. Shift_JIS is read as Windows-31J (cp932), as browsers do: what Windows
+# calls Shift_JIS has ①, ㈱ and NEC's characters. Any other codec Python knows is not offered to a
+# client (punycode and idna decode in quadratic time, unicode_escape reinterprets the text).
+CHARSETS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "utf-16-le": "utf-16-le", "utf-16-be": "utf-16-be",
+            "utf-32": "utf-32", "utf-32-le": "utf-32-le", "utf-32-be": "utf-32-be", "ascii": "utf-8-sig",
+            "shift_jis": "cp932", "cp932": "cp932", "windows-31j": "cp932", "x-sjis": "cp932",
+            "euc_jp": "euc_jp", "iso2022_jp": "iso2022_jp"}  # fmt: skip
+SEND_UTF8 = (
+    "UTF-8 で送ってください（Shift_JIS・EUC-JP・ISO-2022-JP なら Content-Type の charset で指定できます）"
+)
+
+
+def decode_body(body: bytes, charset: str | None = None) -> str:
+    """A request body as text, by its declared charset (none: UTF-8, with or without a BOM).
+
+    DomainError `unsupported_charset` (HTTP 415) for a charset not in CHARSETS, and `invalid_input`
+    (422) for bytes that are not text in the charset, each naming the charset: read any other way,
+    a Shift_JIS body became replacement characters and then a misleading error about 業種."""
+    import codecs
+
+    label = (charset or "utf-8").strip().strip('"').lower()
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        name = label
+    codec = CHARSETS.get(name)
+    if codec is None:
+        raise DomainError(
+            "unsupported_charset", f"文字コード charset={label[:40]} の本文は読めません。{SEND_UTF8}"
+        )
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError as exc:
+        shown = "UTF-8" if codec == "utf-8-sig" else label
+        raise DomainError(
+            "invalid_input",
+            f"本文が {shown} の文字として読めません（{exc.start + 1:,}バイト目）。{SEND_UTF8}",
+        ) from None
+
+
 def read_profiles(
     text: str, *, json_lines: bool | None = None, limit: int | None = None
 ) -> tuple[list[Profile], bool]:

@@ -90,3 +90,22 @@ def parse_yen(text: str, *, limit: int | None = MAX_YEN) -> int:
     if limit is not None and amount > limit:
         raise DomainError("invalid_input", "金額が大きすぎます")
     return int(amount)
+
+
+# A refused form shows a too-long value again only up to its limit and this many characters more: the
+# user sees where the text went over and loses only what could never be accepted (a pasted megabyte
+# is not sent back whole).
+ECHO_MARGIN: Final = 200
+
+
+def too_long(label: str, max_length: int, length: int) -> str:
+    """The one wording of every length error (pages, API, CLI): 「氏名は100文字以内で入力してください
+    （いまは100,000文字。300文字を超える部分は表示していません）」."""
+    shown = max_length + ECHO_MARGIN
+    cut = f"。{shown:,}文字を超える部分は表示していません" if length > shown else ""
+    return f"{label}は{max_length:,}文字以内で入力してください（いまは{length:,}文字{cut}）"
+
+
+def echo(value: str, max_length: int) -> str:
+    """What a refused form shows again of a value limited to `max_length` characters (see ECHO_MARGIN)."""
+    return value[: max_length + ECHO_MARGIN]

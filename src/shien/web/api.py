@@ -48,7 +48,7 @@ api = ShienAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    status = {"not_found": 404, "too_large": 413}.get(exc.code, 422)
+    status = {"not_found": 404, "too_large": 413, "unsupported_charset": 415}.get(exc.code, 422)
     return api.create_response(request, exc.as_dict(), status=status)
 
 

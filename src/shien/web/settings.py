@@ -252,3 +252,12 @@ AXES_LOCKOUT_CALLABLE = "shien.accounts.throttle.lockout_response"
 # unless TRUSTED_PROXY_COUNT says more); otherwise REMOTE_ADDR, and the header is ignored
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if SECURE_PROXY_SSL_HEADER else 0)
 # --- end of login throttling ---
+
+# --- Mail to typed addresses: sign-up, password reset, invitations (shien.accounts.mail_throttle) ---
+# per address and kind: mails in the window (beyond: the same answer, no mail); per client (IP, or the
+# inviting user): requests in the window (beyond: 429). Counts in the database (accounts.MailRequest),
+# pruned after MAIL_REQUEST_RETENTION seconds by the requests themselves.
+MAIL_REQUEST_LIMIT_PER_ADDRESS = env.int("MAIL_REQUEST_LIMIT_PER_ADDRESS", default=3)
+MAIL_REQUEST_LIMIT_PER_CLIENT = env.int("MAIL_REQUEST_LIMIT_PER_CLIENT", default=10)
+MAIL_REQUEST_WINDOW = env.int("MAIL_REQUEST_WINDOW", default=60 * 60)  # seconds
+MAIL_REQUEST_RETENTION = env.int("MAIL_REQUEST_RETENTION", default=24 * 60 * 60)  # seconds

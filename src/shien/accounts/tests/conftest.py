@@ -41,6 +41,15 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return frozen
 
 
+@pytest.fixture(autouse=True)
+def _mail_limits(settings: Any) -> None:
+    """The default limits on mail to typed addresses (whatever the environment says)."""
+    settings.MAIL_REQUEST_LIMIT_PER_ADDRESS = 3
+    settings.MAIL_REQUEST_LIMIT_PER_CLIENT = 10
+    settings.MAIL_REQUEST_WINDOW = 60 * 60
+    settings.MAIL_REQUEST_RETENTION = 24 * 60 * 60
+
+
 def wait_out_throttle() -> None:
     """As if the user waited long enough after a wrong code (django-otp's back-off is 1, 2, 4 … s)."""
     TOTPDevice.objects.update(throttling_failure_timestamp=timezone.now() - timedelta(hours=1))

@@ -292,6 +292,29 @@ def test_registering_twice_from_one_form_registers_once(client: Client) -> None:
     assert Membership.objects.filter(user=owner).count() == 2
 
 
+def test_a_refused_new_business_answers_400_with_what_was_typed(client: Client) -> None:
+    owner = user("refused@example.jp")
+    client.force_login(owner)
+    for typed, message in (
+        (FACTS | {"employees": "たくさん"}, "人数を数字で入力してください"),
+        (FACTS | {"corporate_number": "1234567890123"}, "チェックディジット"),  # refused by the service
+        (
+            FACTS | {"name": "名" * 5000},
+            "事業者名は200文字以内で入力してください（いまは5,000文字。400文字を超える部分は表示していません）",
+        ),
+        (
+            FACTS | {"invoice_number": "T" * 30},
+            "インボイス登録番号は20文字以内で入力してください（いまは30文字）",
+        ),
+    ):
+        page = client.post("/organizations/new/", typed)
+        assert page.status_code == 400 and message in page.content.decode(), message
+    long_name = client.post("/organizations/new/", FACTS | {"name": "名" * 5000}).content.decode()
+    assert "名" * 400 in long_name and "名" * 401 not in long_name  # the limit and a margin, not all of it
+    assert not Membership.objects.filter(user=owner).exists()
+    assert client.get("/organizations/new/").status_code == 200
+
+
 def test_invitations_are_declined_cancelled_and_found_after_sign_up(
     client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -398,3 +421,35 @@ def test_the_owner_changes_roles_but_the_last_owner_stays(client: Client, world:
         client.post(f"/organizations/{org.pk}/members/{theirs.pk}/kind/", {"kind": "member"}).status_code
         == 403
     )
+
+
+def test_invitation_mails_are_limited_per_address_and_per_inviter(
+    client: Client, world: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    org, owner = world["org"], world["owner"]
+    login(client, owner)
+    invite = lambda address: client.post(  # noqa: E731
+        f"/organizations/{org.pk}/members/", {"email": address, "kind": "member"}
+    )
+    for _ in range(4):  # invite, cancel, invite again: the address gets at most 3 mails in the hour
+        with django_capture_on_commit_callbacks(execute=True):
+            assert invite("someone@example.jp").status_code == 302
+        client.post(f"/organizations/{org.pk}/invitations/{Invitation.objects.latest('pk').pk}/cancel/")
+    assert [m.to for m in mail.outbox] == [["someone@example.jp"]] * 3
+    assert Invitation.objects.filter(email="someone@example.jp").count() == 4  # the 4th made, not mailed
+    # the mail to a stranger carries no text the inviter chose (the organization's name)
+    assert "広島精機" not in mail.outbox[0].body + mail.outbox[0].subject
+    assert "/accounts/signup/" in mail.outbox[0].body
+    # an account holder: the inbox always, the mail within the address's limit
+    member = user("member@example.jp")
+    for _ in range(4):
+        with django_capture_on_commit_callbacks(execute=True):
+            invite("member@example.jp")
+        client.post(f"/organizations/{org.pk}/invitations/{Invitation.objects.latest('pk').pk}/cancel/")
+    assert member.notifications.count() == 4 and len(mail.outbox) == 6
+    # the inviter's own limit (10 an hour): the next invitation is refused, with when to try again
+    for n in range(2):
+        invite(f"more{n}@example.jp")
+    refused = invite("one-too-many@example.jp")
+    assert refused.status_code == 429 and "招待の送信は1時間に10件まで" in refused.content.decode()
+    assert not Invitation.objects.filter(email="one-too-many@example.jp").exists()

@@ -45,14 +45,34 @@ def xlsx() -> bytes:
     return out.getvalue()
 
 
-def png_header(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
+
+def png_header(width: int, height: int, idat: bytes | None = None, *extra: bytes) -> bytes:
+    """A PNG (8-bit RGB) with every CRC right; its pixel data `idat` (by default no rows at all)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + b"".join(extra)
+        + png_chunk(b"IDAT", zlib.compress(b"") if idat is None else idat)
+        + png_chunk(b"IEND", b"")
     )
+
+
+def jpeg(width: int, height: int, **options: Any) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 20, 30)).save(out, format="JPEG", **options)
+    return out.getvalue()
+
+
+def resized(content: bytes, width: int, height: int) -> bytes:
+    """The JPEG with other dimensions in its frame header (a header only: refused before decoding)."""
+    frame = next(content.find(m) for m in (b"\xff\xc0", b"\xff\xc2") if content.find(m) > 0)
+    return content[: frame + 5] + struct.pack(">HH", height, width) + content[frame + 9 :]
 
 
 def refused(content: bytes) -> str:
@@ -150,15 +170,62 @@ def test_images_are_read_with_pillow_and_huge_ones_refused_before_decoding() -> 
     out = io.BytesIO()
     Image.new("RGB", (32, 24), (0, 120, 200)).save(out, format="PNG")
     assert files.detect(out.getvalue()) == files.PNG
-    assert "画素数が多すぎます（12000×9000）。1億画素以下に" in refused(
-        png_header(12000, 9000)
-    )  # not 「10,000万」
+    # a PNG is decoded whole: up to 4,000万画素 (160 MB at 4 bytes a pixel), refused before decoding above
+    assert "画素数が多すぎます（8000×5001）。PNG は4,000万画素まで" in refused(png_header(8000, 5001))
+    assert "として読めません" in refused(png_header(8000, 5000))  # at the limit: decoded (no rows: refused)
+    assert "画素数が多すぎます（12000×9000）。PNG は4,000万画素まで" in refused(png_header(12000, 9000))
     assert "画素数が多すぎます" in refused(png_header(50000, 50000))  # beyond Pillow's own bomb limit
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), (10, 20, 30)).save(out, format="JPEG")
-    jpeg = out.getvalue()
-    assert files.detect(jpeg) == files.JPEG
-    assert "JPEGとして読めません" in refused(jpeg[: len(jpeg) // 2])  # cut short
+    photo = jpeg(64, 64)
+    assert files.detect(photo) == files.JPEG
+    assert "JPEGとして読めません" in refused(photo[: len(photo) // 2])  # cut short
+    # one scan: decoded at 1/8 scale, up to 1億画素 (not 「10,000万」)
+    assert "画素数が多すぎます（10001×10000）。JPEG は1億画素まで" in refused(resized(photo, 10001, 10000))
+    # at the limit it is decoded: the data of a 64×64 image, with no end marker, runs out
+    assert "JPEGとして読めません" in refused(resized(photo, 10000, 10000)[:-2])
+
+
+def test_image_pixel_data_is_decoded_not_only_its_checksums() -> None:
+    """A PNG whose chunks all have the right CRC but whose pixel data is not a zlib stream was stored:
+    Pillow's verify() reads only the chunks."""
+    assert "PNGとして読めません" in refused(png_header(10, 10, b"this is not zlib at all" * 3))
+    cut = zlib.compressobj()
+    unfinished = cut.compress((b"\x00" + b"\x01\x02\x03" * 10) * 10) + cut.flush(zlib.Z_SYNC_FLUSH)[:-8]
+    assert "PNGとして読めません" in refused(png_header(10, 10, unfinished))  # the stream stops short
+    rows = zlib.compress((b"\x00" + b"\x01\x02\x03" * 10) * 10)
+    assert files.detect(png_header(10, 10, rows)) == files.PNG
+    broken = bytearray(rows)
+    broken[len(broken) // 2] ^= 0xFF  # a damaged deflate stream (or its checksum) inside right CRCs
+    assert "PNGとして読めません" in refused(png_header(10, 10, bytes(broken)))
+    animated = png_chunk(b"acTL", struct.pack(">II", 2, 0))  # an APNG's second frame would not be decoded
+    assert "動く PNG（APNG）は添付できません" in refused(png_header(10, 10, rows, animated))
+
+
+def test_progressive_jpegs_are_bounded_in_memory_and_in_scans() -> None:
+    """libjpeg keeps every coefficient of an image with several scans (8 bytes a pixel at most, even at
+    1/8 scale), and each scan is a pass over the whole image."""
+    progressive = jpeg(64, 48, progressive=True)
+    assert files.detect(progressive) == files.JPEG and 1 < files.jpeg_scans(progressive) <= 20
+    message = refused(resized(progressive, 5000, 4001))
+    assert "画素数が多すぎます（5000×4001）。プログレッシブ形式の JPEG は2,000万画素まで" in message
+    assert "として読めません" in refused(resized(progressive, 5000, 4000)[:-2])  # at the limit: decoded
+    scan = progressive[progressive.rfind(b"\xff\xda") : -2]
+    many = progressive[:-2] + scan * files.MAX_JPEG_SCANS + b"\xff\xd9"
+    assert "走査（スキャン）が多すぎて読めません（64まで）" in refused(many)
+    # a thumbnail in the EXIF data and an image appended after the end (an iPhone's gain map) are not
+    # scans of the photo: a 1億画素 photo with them is still a one-scan JPEG
+    photo = jpeg(64, 64)
+    exif = b"Exif\x00\x00" + progressive * 2
+    dressed = photo[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + photo[2:] + progressive
+    assert files.jpeg_scans(dressed) == 1 and files.detect(dressed) == files.JPEG
+
+
+def test_only_pdf_png_jpeg_docx_and_xlsx_are_accepted() -> None:
+    from PIL import Image
+
+    for kind in ("GIF", "WEBP", "BMP", "TIFF"):
+        out = io.BytesIO()
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(out, format=kind)
+        assert "添付できるのは PDF、PNG、JPEG" in refused(out.getvalue()), kind
 
 
 def test_pdfs_are_read_with_pypdf_and_protected_ones_refused() -> None:

@@ -82,6 +82,53 @@ def test_withdrawal_changes_conflicts_and_form4_are_limited(client: Client) -> N
         )
 
 
+def test_a_refused_page_shows_what_could_be_accepted_and_a_margin_not_a_megabyte(client: Client) -> None:
+    """A 1,000,000-character reason came back whole (a 3 MB page). The page shows the limit and 200
+    characters more, and says that the rest is not shown; the count is of everything typed."""
+    cut = "（いまは1,000,000文字。2,200文字を超える部分は表示していません）"
+
+    def shown(response: Any, status: int, letter: str = "あ", limit: int = TEXT_MAX + 200) -> str:
+        page = response.content.decode()
+        assert response.status_code == status and len(page.encode()) < 200_000
+        assert letter * limit in page and letter * (limit + 1) not in page
+        return page
+
+    owner, office = people()
+    app = at_state(State.UNDER_REVIEW, owner, office)
+    client.force_login(office)
+    returned = client.post(f"/office/applications/{app.pk}/act/return/", {"form": "return", "reason": HUGE})
+    assert "「差戻し」の理由は2,000文字以内で入力してください" + cut in shown(returned, 400)
+
+    granted = at_state(State.GRANTED, owner, office)
+    change = changes.change_request(
+        actor=owner, application=granted, plan=MONOZUKURI_PLAN, reason="機械の変更"
+    )
+    decided = client.post(
+        f"/applications/{granted.pk}/changes/{change.pk}/", {"decision": "reject", "note": HUGE}
+    )
+    assert "判断の理由・連絡は2,000文字以内で入力してください" + cut in shown(decided, 400)
+
+    reviewer = user("shinsa@example.jp", Role.REVIEWER)
+    under_review = at_state(State.UNDER_REVIEW, user("owner2@example.jp"), office)
+    assignment = review.review_assign(actor=office, application=under_review, reviewer=reviewer)
+    client.force_login(reviewer)
+    declared = client.post(
+        f"/office/reviews/{assignment.pk}/conflict/", {"conflict": "yes", "conflict_reason": HUGE}
+    )
+    assert "利益相反の内容は2,000文字以内で入力してください" + cut in shown(declared, 400)
+
+    client.force_login(owner)
+    draft = at_state(State.DRAFT, owner, office)
+    asked = client.post(f"/applications/{draft.pk}/withdraw/", {"reason": HUGE, "step": "confirm"})
+    assert "取下げの理由は2,000文字以内で入力してください" + cut in shown(asked, 422)
+
+    reported = client.post(
+        f"/applications/{granted.pk}/report/",
+        {"rows": "1", "category-1": "machinery", "description-1": "機" * 100_000, "amount-1": "100"},
+    )
+    shown(reported, 422, "機", 200 + 200)
+
+
 def test_ledger_lines_and_inspection_notes_are_refused_not_cut() -> None:
     from shien.applications import postaward
     from shien.applications.files import minimal_pdf

@@ -128,6 +128,41 @@ def test_malformed_json_is_422(client: Client) -> None:
     )
 
 
+def test_the_declared_charset_is_read_or_named_in_the_error(client: Client) -> None:
+    """A Shift_JIS body was read as UTF-8 (bad bytes replaced) and got a 422 about 業種."""
+    text = json.dumps(EXAMPLE, ensure_ascii=False)
+    expected = post(client, EXAMPLE).json()
+
+    def send(body: bytes, content_type: str) -> Any:
+        return client.generic("POST", "/api/v1/estimate", body, content_type)  # the bytes as given
+
+    for charset in ("shift_jis", "Shift_JIS", "windows-31j", "cp932", "euc-jp", "iso-2022-jp", "utf-16"):
+        codec = {"windows-31j": "cp932", "shift_jis": "cp932", "Shift_JIS": "cp932"}.get(charset, charset)
+        read = send(text.encode(codec), f"application/json; charset={charset}")
+        assert read.status_code == 200 and read.json() == expected, charset
+    # what Windows calls Shift_JIS holds ①: read as Windows-31J, as browsers do
+    circled = json.dumps(
+        EXAMPLE | {"business": EXAMPLE["business"] | {"prefecture": "広島県①"}}, ensure_ascii=False
+    )
+    refused = send(circled.encode("cp932"), "application/json; charset=shift_jis")
+    assert refused.status_code == 422 and "都道府県" in refused.text and "読めません" not in refused.text
+    # undeclared Shift_JIS is not UTF-8: named as such, not as an error about 業種
+    wrong = send(text.encode("cp932"), "application/json")
+    message = ErrorDocument.model_validate(wrong.json()).message
+    assert wrong.status_code == 422 and message.startswith("本文が UTF-8 の文字として読めません（")
+    assert "UTF-8 で送ってください" in message and "業種" not in wrong.text
+    mislabeled = send(text.encode("utf-8"), "application/json; charset=iso-2022-jp")
+    assert mislabeled.status_code == 422 and "本文が iso-2022-jp の文字として読めません" in mislabeled.text
+    for charset in ("koi8-r", "punycode", "x-unknown-charset"):  # not offered, or not known at all
+        unknown = send(text.encode("utf-8"), f"application/json; charset={charset}")
+        document = ErrorDocument.model_validate(unknown.json())
+        assert unknown.status_code == 415 and document.code == "unsupported_charset"
+        assert f"charset={charset} の本文は読めません。UTF-8 で送ってください" in document.message
+    assert send(b"\xef\xbb\xbf" + text.encode("utf-8"), "application/json").status_code == 200  # a BOM
+    responses = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/estimate"]["post"]["responses"]
+    assert "415" in responses
+
+
 def test_programs_and_detail(client: Client) -> None:
     listing = client.get("/api/v1/programs", {"as_of": "2024-03-20T10:00:00+09:00"}).json()
     assert len(listing) == 8

@@ -18,4 +18,4 @@ def test_openapi_has_no_duplicated_keys(client: Client) -> None:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     document = json.loads(response.content, object_pairs_hook=_no_duplicates)
-    assert set(document["paths"]["/api/v1/estimate"]["post"]["responses"]) == {"200", "413", "422"}
+    assert set(document["paths"]["/api/v1/estimate"]["post"]["responses"]) == {"200", "413", "415", "422"}

@@ -151,6 +151,17 @@ def test_wrong_files_are_refused_and_the_input_kept(
     assert not RoundDocument.objects.exists()
 
 
+def test_a_long_title_is_counted_whole_and_shown_again_only_in_part(secretariat: User) -> None:
+    response = upload(logged_in(secretariat), PDF, title="表" * 100_000)
+    page = response.content.decode()
+    assert response.status_code == 422 and not RoundDocument.objects.exists()
+    assert (
+        "表題は200文字以内で入力してください（いまは100,000文字。400文字を超える部分は表示していません）"
+        in page
+    )
+    assert "表" * 400 in page and "表" * 401 not in page
+
+
 def test_size_limit(secretariat: User, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", len(PDF) - 1)
     response = upload(logged_in(secretariat), PDF)
