@@ -65,6 +65,7 @@ ENV = {
     "DATABASE_URL": f"{PG}/{DB_NAME}",
     "SECRET_KEY": "bench-submit-only-" + "k" * 40,  # fixed: sessions survive the restarts
     "DEBUG": "false",
+    "SECURE_COOKIES": "false",  # plain HTTP on the loopback: the browser-like clients send cookies back
     "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",  # the console backend would print
     "MEDIA_ROOT": str(WORK / "media"),
     "SHIEN_VAR_DIR": str(WORK / "var"),

@@ -25,8 +25,17 @@ from django.views.decorators.cache import never_cache
 from shien.accounts.models import User
 from shien.core.notifications import notify
 from shien.core.services import audit_record
+from shien.rules.text import too_long
 
 MAX_PASSWORD = 200  # characters; longer input is not a password anyone types
+
+
+def _at_most(limit: int) -> Any:
+    def check(value: str) -> None:
+        if len(value) > limit:
+            raise forms.ValidationError(too_long("パスワード", limit, len(value)), code="max_length")
+
+    return check
 
 
 class PasswordChangeForm(DjangoPasswordChangeForm):
@@ -44,6 +53,9 @@ class PasswordChangeForm(DjangoPasswordChangeForm):
             self.fields[name].label = label
             self.fields[name].max_length = MAX_PASSWORD
             self.fields[name].widget.attrs["maxlength"] = str(MAX_PASSWORD)
+            # a field's validators are fixed when it is built: the limit is checked here, before the
+            # current password is (so an over-long one never reaches the password hasher)
+            self.fields[name].validators.append(_at_most(MAX_PASSWORD))
         self.fields["new_password1"].help_text = ""
 
     def clean_old_password(self) -> str:
@@ -81,6 +93,11 @@ class PasswordChangeView(django_views.PasswordChangeView):
         if not request.user.has_usable_password():
             return render(request, self.template_name, _no_password(), status=409)
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        response = super().form_invalid(form)
+        response.status_code = 400  # a refused form, as everywhere in the app
+        return response
 
     def form_valid(self, form: Any) -> HttpResponse:
         user: User = form.user

@@ -75,13 +75,17 @@ def test_changing_keeps_this_session_ends_the_others_and_is_audited() -> None:
         ),
         ({"old_password": OLD, "new_password1": NEW, "new_password2": NEW + "x"}, "一致しません"),
         ({"old_password": OLD, "new_password1": "short", "new_password2": "short"}, "短すぎます"),
+        (
+            {"old_password": "x" * 100_000, "new_password1": NEW, "new_password2": NEW},
+            "パスワードは200文字以内で入力してください（いまは100,000文字",
+        ),
     ],
 )
 def test_mistakes_are_explained_in_japanese_and_change_nothing(data: dict[str, str], message: str) -> None:
     u, client = signed_in()
     response = client.post(URL, data)
     html = response.content.decode()
-    assert response.status_code == 200 and message in html and "error-summary" in html
+    assert response.status_code == 400 and message in html and "error-summary" in html
     u.refresh_from_db()
     assert u.check_password(OLD)
     assert not AuditLog.objects.filter(action="auth.password_change").exists()
