@@ -1,14 +1,18 @@
-"""Shared test fixtures: a real headless Chromium (Debian's package) driven by Playwright."""
+"""Shared test fixtures: the app's clock, frozen and moved; a real headless Chromium (Debian's package)
+driven by Playwright."""
 
 from __future__ import annotations
 
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from shien.rules import clock as app_clock
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow DB access there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,6 +28,41 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class Clock:
+    """The app's one clock (`shien.rules.clock`) as a test holds it: frozen where it stood when the test
+    asked for it, then set or moved on. Every `clock.now()` of the app answers this moment, in every
+    thread (the live server of the browser tests too)."""
+
+    def __init__(self) -> None:
+        app_clock.freeze(app_clock.now())
+
+    def now(self) -> datetime:
+        return app_clock.now()
+
+    def set(self, at: datetime) -> datetime:
+        """Freeze the clock at `at` (aware)."""
+        app_clock.freeze(at)
+        return app_clock.now()
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move the frozen clock on by `by`."""
+        return self.set(app_clock.now() + by)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """The app's clock, frozen for the test: `clock.set(datetime)`, `clock.advance(timedelta)`."""
+    yield Clock()
+
+
+@pytest.fixture(autouse=True)
+def _wall_clock() -> Iterator[None]:
+    """Every test ends on the wall clock again (whoever froze the app's clock: the `clock` fixture, a
+    builder that moved it on to a payment day)."""
+    yield
+    app_clock.thaw()
 
 
 def _chromium() -> str | None:

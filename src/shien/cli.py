@@ -111,7 +111,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shien import screening
-    from shien.rules.engine import now
+    from shien.rules import clock
     from shien.rules.errors import DomainError
 
     console = Console(stderr=True)
@@ -125,7 +125,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
             screening.check_output(errors_path, source=Path(args.input), what="--errors の誤りのファイル")
             if errors_path.resolve() == Path(args.output).resolve():
                 _fail("--errors: 誤りのファイルに出力と同じファイルは指定できません")
-        moment = parse_as_of(args.as_of) or now()
+        moment = parse_as_of(args.as_of) or clock.now()
         population = screening.load(
             Path(args.input),
             ignore_unknown=args.ignore_unknown_columns,
@@ -193,10 +193,10 @@ def _django() -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.demo:  # before anything derived from the registry is built, and before gunicorn forks
+        from shien.rules import clock
         from shien.rules.demo import add_practice_rounds
-        from shien.rules.engine import now
 
-        add_practice_rounds(now())
+        add_practice_rounds(clock.now())
     # links in emails point at this server unless the deployment says otherwise (SITE_URL)
     os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{args.port}")
     from shien.web.server import serve

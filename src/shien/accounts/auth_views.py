@@ -16,7 +16,6 @@ even when the provider says it did multi-factor itself.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import django_otp
@@ -27,7 +26,6 @@ from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -36,7 +34,8 @@ from django.views.decorators.http import require_POST
 from shien.accounts import oidc, throttle, twofactor
 from shien.accounts.models import User
 from shien.accounts.selectors import home, request_user
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError, http_status
+from shien.rules import clock
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +44,6 @@ LINK_KEY = "oidc_pending_link"  # an external identity to link once the user's p
 PENDING_TTL = 600  # seconds between the first and the second step
 BACKUP_CODES_KEY = "two_factor_new_backup_codes"
 OIDC_BACKEND = "shien.accounts.backends.ExternalIdentityBackend"
-STATUS = {
-    "wrong_code": 400,
-    "throttled": 429,
-    "locked": 429,
-    "not_enabled": 409,
-    "already_enabled": 409,
-    "no_device": 409,
-}
 
 
 def _safe_next(request: HttpRequest, url: str) -> str:
@@ -70,14 +61,14 @@ def _start_pending(
         "user_id": user.pk,
         "backend": backend,
         "next": next_url,
-        "at": time.time(),
+        "at": clock.now().timestamp(),
         "oidc": via_oidc,
     }
 
 
 def _pending(request: HttpRequest) -> tuple[dict[str, Any], User] | None:
     data = request.session.get(PENDING_KEY)
-    if not data or time.time() - data.get("at", 0) > PENDING_TTL:
+    if not data or clock.now().timestamp() - data.get("at", 0) > PENDING_TTL:
         request.session.pop(PENDING_KEY, None)
         return None
     user = User.objects.filter(pk=data["user_id"], is_active=True).first()
@@ -88,7 +79,7 @@ def _start_link(request: HttpRequest, result: oidc.Login) -> None:
     request.session[LINK_KEY] = {
         "user_id": result.user.pk,
         "oidc": oidc.login_to_session(result),
-        "at": time.time(),
+        "at": clock.now().timestamp(),
     }
 
 
@@ -99,7 +90,7 @@ def _take_link(request: HttpRequest, user: User, backend: str) -> oidc.Login | N
         not data
         or backend == OIDC_BACKEND
         or data.get("user_id") != user.pk
-        or time.time() - data.get("at", 0) > PENDING_TTL
+        or clock.now().timestamp() - data.get("at", 0) > PENDING_TTL
     ):
         return None
     return oidc.login_from_session(user, data["oidc"], "")
@@ -165,7 +156,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
         try:
             verified = twofactor.verify_code(user=user, code=request.POST.get("code", ""))
         except DomainError as exc:
-            error, status = exc.message, STATUS.get(exc.code, 400)
+            error, status = exc.message, http_status(exc)
             if exc.code == "locked":
                 request.session.pop(PENDING_KEY, None)
         else:
@@ -200,7 +191,7 @@ def _oidc_error(request: HttpRequest, exc: oidc.OIDCError) -> HttpResponse:
         request,
         "registration/oidc_error.html",
         {"message": exc.message, "code": exc.code, "provider_name": oidc.provider_name()},
-        status=exc.status,
+        status=http_status(exc),
     )
 
 
@@ -219,7 +210,7 @@ def oidc_start(request: HttpRequest) -> HttpResponseBase:
 
 
 def _unexpected() -> oidc.OIDCError:
-    return oidc.OIDCError("unexpected", "ログインの処理中に問題が起きました。もう一度お試しください", 502)
+    return oidc.OIDCError("unexpected", "ログインの処理中に問題が起きました。もう一度お試しください")
 
 
 @never_cache
@@ -292,7 +283,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
             )
             context = _security_context(user, setup_error=error)
             return render(request, "accounts/security.html", context, status=429 if refused else 400)
-    elif user.last_login is None or (timezone.now() - user.last_login).total_seconds() > RECENT_LOGIN:
+    elif user.last_login is None or (clock.now() - user.last_login).total_seconds() > RECENT_LOGIN:
         context = _security_context(
             user, setup_error="安全のため、ログアウトしてもう一度ログインしてから設定してください"
         )
@@ -319,7 +310,7 @@ def totp_enable(request: HttpRequest) -> HttpResponse:
         try:
             codes = twofactor.totp_confirm(user=user, code=request.POST.get("code", ""))
         except DomainError as exc:
-            error, status = exc.message, STATUS.get(exc.code, 400)
+            error, status = exc.message, http_status(exc)
         else:
             django_otp.login(request, twofactor.totp_device(user))
             update_session_auth_hash(request, user)  # this session stays logged in; the others end
@@ -352,7 +343,7 @@ def backup_codes_regenerate(request: HttpRequest) -> HttpResponse:
         codes = twofactor.backup_codes_regenerate(user=user, code=request.POST.get("code", ""))
     except DomainError as exc:
         context = _security_context(user, regenerate_error=exc.message)
-        return render(request, "accounts/security.html", context, status=STATUS.get(exc.code, 400))
+        return render(request, "accounts/security.html", context, status=http_status(exc))
     request.session[BACKUP_CODES_KEY] = codes
     return redirect("backup-codes")
 
@@ -366,7 +357,7 @@ def totp_disable(request: HttpRequest) -> HttpResponse:
         twofactor.disable(user=user, code=request.POST.get("code", ""))
     except DomainError as exc:
         context = _security_context(user, disable_error=exc.message)
-        return render(request, "accounts/security.html", context, status=STATUS.get(exc.code, 400))
+        return render(request, "accounts/security.html", context, status=http_status(exc))
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
     update_session_auth_hash(request, user)  # this session stays logged in; the others end
     messages.success(request, "2段階認証を無効にしました")

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
-from django.utils import timezone
 
 from shien.accounts.models import User
+from shien.rules import clock
 
 
 class EmailBackend(ModelBackend):
@@ -25,7 +25,7 @@ class EmailBackend(ModelBackend):
     ) -> User | None:
         email = (username or kwargs.get("email") or "").strip().lower()
         user = super().authenticate(request, username=email, password=password)
-        if user is None or (user.locked_until is not None and user.locked_until > timezone.now()):
+        if user is None or (user.locked_until is not None and user.locked_until > clock.now()):
             return None
         return user  # type: ignore[return-value]
 

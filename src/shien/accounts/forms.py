@@ -9,7 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.validators import MaxLengthValidator
 
 from shien.accounts.models import User
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 from shien.rules.text import echo, parse_yen, too_long
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 

@@ -40,7 +40,7 @@ from django.shortcuts import render
 from django.utils.crypto import salted_hmac
 
 from shien.accounts.models import MailRequest
-from shien.rules import engine
+from shien.rules import clock
 
 logger = logging.getLogger(__name__)
 Kind = MailRequest.Kind
@@ -143,7 +143,7 @@ def admit(*, kind: str, address: str, client: str | None) -> Decision:
     caller's transaction the lock and the row last until the caller commits."""
     client = (client or "")[:64]
     target = address_key(address)
-    moment = engine.now()
+    moment = clock.now()
     since = moment - window()
     with transaction.atomic():
         _prune(moment)  # a write: on SQLite the lock is taken here at the latest
@@ -169,7 +169,7 @@ def client_refusal(client: str | None, *, kind: str) -> Decision | None:
     """A refusal when the client is over its limit already (counted, committed), else None: for a
     caller whose own transaction would roll the refusal back (an invitation refused with an error)."""
     client = (client or "")[:64]
-    moment = engine.now()
+    moment = clock.now()
     with transaction.atomic():
         _lock(f"mail-client:{client}")
         made = _counted(client, moment - window())

@@ -20,14 +20,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, QuerySet
-from django.utils import timezone
 
 from shien.accounts import mail_throttle
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, User
 from shien.accounts.services import checked_facts, is_owner, membership_of
+from shien.core.errors import DomainError
 from shien.core.notifications import email_address, notify
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 
 FACTS = ("name", "prefecture", "industry", "employees", "capital_yen", "corporate_number", "invoice_number")
 
@@ -158,7 +158,7 @@ def invitation_answer(*, actor: User, invitation: Invitation, accept: bool) -> M
             return Membership.objects.filter(user=actor, organization_id=current.organization_id).first()
         raise DomainError("invalid_state", f"この招待は「{current.get_status_display()}」です")
     current.status = Invitation.Status.ACCEPTED if accept else Invitation.Status.DECLINED
-    current.answered_at = timezone.now()
+    current.answered_at = clock.now()
     current.save(update_fields=["status", "answered_at"])
     audit_record(actor=actor, action=f"invitation.{current.status}", obj=current)
     if not accept:
@@ -181,7 +181,7 @@ def invitation_cancel(*, actor: User, invitation: Invitation) -> None:
     org = Organization.objects.select_for_update().get(pk=invitation.organization_id)
     _require_owner(actor, org, "招待の取消し")
     if Invitation.objects.filter(pk=invitation.pk, status=Invitation.Status.PENDING).update(
-        status=Invitation.Status.CANCELLED, answered_at=timezone.now()
+        status=Invitation.Status.CANCELLED, answered_at=clock.now()
     ):
         audit_record(actor=actor, action="invitation.cancelled", obj=invitation)
 

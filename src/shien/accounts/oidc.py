@@ -47,7 +47,6 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -59,11 +58,11 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from shien.accounts.models import ExternalIdentity, User
+from shien.core.errors import DomainError
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +85,7 @@ def provider_name() -> str:
 
 
 class OIDCError(DomainError):
-    """A login through the provider that cannot go on; `status` is the HTTP status of the error page."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(code, message)
-        self.status = status
+    """A login through the provider that cannot go on (its page's status: `core.errors`, by code)."""
 
 
 # --- configuration and provider metadata --------------------------------------------------------
@@ -133,7 +128,7 @@ def metadata() -> dict[str, Any]:
         found = _get_json(url)
         if str(found.get("issuer", "")).rstrip("/") != _issuer():
             raise OIDCError(
-                "discovery", "認証サービスの設定（issuer）が一致しません。管理者に連絡してください", 502
+                "discovery", "認証サービスの設定（issuer）が一致しません。管理者に連絡してください"
             )
         cache.set(key, found, DISCOVERY_TTL)
     merged = {**found, **{k: v for k, v in explicit.items() if v and k != "issuer"}}
@@ -141,7 +136,7 @@ def metadata() -> dict[str, Any]:
         missing = ", ".join(k for k in REQUIRED_METADATA if not merged.get(k))
         logger.warning("OIDC: discovery at %s lacks %s", url, missing)
         raise OIDCError(
-            "discovery", "認証サービスの設定（エンドポイント）が不足しています。管理者に連絡してください", 502
+            "discovery", "認証サービスの設定（エンドポイント）が不足しています。管理者に連絡してください"
         )
     return merged
 
@@ -161,7 +156,7 @@ def _get_json(url: str, **kwargs: Any) -> dict[str, Any]:
 
 def _unreachable() -> OIDCError:
     return OIDCError(
-        "unreachable", f"{provider_name()}との通信に失敗しました。しばらくしてからもう一度お試しください", 502
+        "unreachable", f"{provider_name()}との通信に失敗しました。しばらくしてからもう一度お試しください"
     )
 
 
@@ -195,7 +190,7 @@ def authorization_url(request: HttpRequest, next_url: str) -> str:
         flow["verifier"] = verifier
         params["code_challenge"] = _b64(hashlib.sha256(verifier.encode()).digest())
         params["code_challenge_method"] = "S256"
-    now = time.time()
+    now = clock.now().timestamp()
     flows = {s: f for s, f in request.session.get(SESSION_KEY, {}).items() if now - f.get("at", 0) < FLOW_TTL}
     flows[state] = {**flow, "at": now}
     request.session[SESSION_KEY] = dict(sorted(flows.items(), key=lambda kv: kv[1]["at"])[-MAX_FLOWS:])
@@ -234,7 +229,7 @@ def callback(request: HttpRequest) -> Login:
     flows = request.session.get(SESSION_KEY, {})
     flow = flows.pop(state, None) if state else None
     request.session[SESSION_KEY] = flows  # a flow is used once, also when it fails
-    if flow is None or time.time() - flow.get("at", 0) > FLOW_TTL:
+    if flow is None or clock.now().timestamp() - flow.get("at", 0) > FLOW_TTL:
         # also for error answers: a link made by someone else (no flow of this browser) shows nothing of theirs
         raise OIDCError(
             "state_mismatch",
@@ -248,7 +243,6 @@ def callback(request: HttpRequest) -> Login:
         raise OIDCError(
             error if error in PROVIDER_ERRORS else "provider_error",
             message.format(name=provider_name(), error=shown),
-            403 if error == "access_denied" else 400,
         )
     code = params.get("code", "")
     if not code:
@@ -405,7 +399,6 @@ def resolve(claims: dict[str, Any], *, next_url: str = "") -> Login:
             "no_email",
             f"{provider_name()}からメールアドレスが提供されなかったため、ログインできません。"
             f"{provider_name()}でメールアドレスを登録してからお試しください",
-            409,
         )
     if not _email_verified(claims):
         existing = User.objects.filter(email=email).exists()
@@ -418,7 +411,6 @@ def resolve(claims: dict[str, Any], *, next_url: str = "") -> Login:
             if existing
             else f"{provider_name()}でメールアドレスの確認が済んでいないため、利用登録できません。"
             f"{provider_name()}でメールアドレスを確認してからお試しください",
-            409,
         )
     user = User.objects.filter(email=email).first()
     if user is not None:
@@ -428,7 +420,7 @@ def resolve(claims: dict[str, Any], *, next_url: str = "") -> Login:
 
 def _active(user: User) -> User:
     if not user.is_active:
-        raise OIDCError("inactive", "この利用者は現在ログインできません。事務局にお問い合わせください", 403)
+        raise OIDCError("inactive", "この利用者は現在ログインできません。事務局にお問い合わせください")
     return user
 
 
@@ -459,7 +451,7 @@ def record_login(login: Login, *, by: str = "verified_email") -> ExternalIdentit
         issuer=login.issuer, subject=login.subject, defaults={"user": login.user, "email": login.email}
     )
     if identity.user_id != login.user.pk:
-        raise OIDCError("conflict", "この外部IDは別の利用者に連携されています", 409)
+        raise OIDCError("conflict", "この外部IDは別の利用者に連携されています")
     if created:
         audit_record(
             actor=login.user,
@@ -467,7 +459,7 @@ def record_login(login: Login, *, by: str = "verified_email") -> ExternalIdentit
             obj=identity,
             data={"issuer": login.issuer, "by": by},
         )
-    identity.last_login_at = timezone.now()
+    identity.last_login_at = clock.now()
     if login.email and identity.email != login.email:
         identity.email = login.email
     identity.save(update_fields=["last_login_at", "email"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 
 STAFF_ROLES = (Role.SECRETARIAT, Role.BUREAU)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from shien.accounts import validators
 from shien.accounts.models import AdvisorConsent, Membership, Organization, Role, User
+from shien.core.errors import DomainError
 from shien.core.notifications import notify
 from shien.core.services import audit_record, created_before
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.text import too_long
 from shien.rules.vocab import INDUSTRIES, PREFECTURES
 
@@ -139,7 +139,7 @@ def advisor_consent_revoke(*, actor: User, consent: AdvisorConsent) -> None:
     own = consent.advisor_id == actor.pk
     if not own and not is_owner(actor, consent.organization):
         raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
-    if not AdvisorConsent.objects.filter(pk=consent.pk, revoked_at=None).update(revoked_at=timezone.now()):
+    if not AdvisorConsent.objects.filter(pk=consent.pk, revoked_at=None).update(revoked_at=clock.now()):
         return  # revoked already
     consent.refresh_from_db(fields=["revoked_at"])
     audit_record(actor=actor, action="advisor_consent.revoke", obj=consent, data={"by_advisor": own})

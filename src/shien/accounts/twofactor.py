@@ -36,16 +36,16 @@ import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shien.accounts.models import Role, User
+from shien.core.errors import DomainError
 from shien.core.notifications import notify
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 
 BACKUP_CODES = 10
 MAX_FAILURES = 5  # wrong codes in a row before login is locked
@@ -200,7 +200,7 @@ def verify_code(*, user: User, code: str) -> Verified:
     """
     with transaction.atomic():
         current = User.objects.select_for_update().get(pk=user.pk)
-        if current.locked_until and current.locked_until > timezone.now():
+        if current.locked_until and current.locked_until > clock.now():
             error, verified = _locked_error(), None
         else:
             error, verified = _check(user, _normalize(code))
@@ -229,7 +229,7 @@ def _check(user: User, token: str) -> tuple[DomainError | None, Verified | None]
             return None, Verified(static, backup_code=True)
         totp.throttle_increment()
     if totp.throttling_failure_count >= MAX_FAILURES:
-        User.objects.filter(pk=user.pk).update(locked_until=timezone.now() + LOCK)
+        User.objects.filter(pk=user.pk).update(locked_until=clock.now() + LOCK)
         totp.throttle_reset()
         audit_record(actor=user, action="auth.lock", obj=user, reason="確認コードを5回続けて誤りました")
         return _locked_error(), None
@@ -249,7 +249,7 @@ def _throttled(info: dict[str, object] | None) -> DomainError:
     until = (info or {}).get("locked_until")
     seconds = 1
     if until is not None:
-        seconds = max(1, int((until - timezone.now()).total_seconds()) + 1)  # type: ignore[operator]
+        seconds = max(1, int((until - clock.now()).total_seconds()) + 1)  # type: ignore[operator]
     return DomainError(
         "throttled", f"確認コードを続けて誤りました。{seconds}秒ほど待ってから入力してください"
     )

@@ -6,7 +6,7 @@ import unicodedata
 
 from stdnum.jp import cn
 
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 
 
 def corporate_number(value: str) -> str:

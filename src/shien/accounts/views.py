@@ -24,10 +24,10 @@ from shien.accounts.services import organization_create
 from shien.accounts.throttle import client_ip
 from shien.accounts.twofactor import two_factor_recommended
 from shien.applications.selectors import applications_for
+from shien.core.errors import DomainError
 from shien.core.notifications import email_address
 from shien.core.services import audit_record
-from shien.rules.engine import now
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import registry
 
@@ -112,7 +112,7 @@ def mypage(request: HttpRequest) -> HttpResponse:
     from shien.applications.views import mypage_context  # drafts, states, saved 診断, 様式4, 計画変更
 
     user = request_user(request)
-    open_rounds = rounds_at(now())
+    open_rounds = rounds_at(clock.now())
     home_url, home_label = home(user)
     return render(
         request,

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -20,17 +20,13 @@ from shien.accounts.forms import FIELD_OF, OrganizationForm
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, Role, User, UserRole
 from shien.accounts.selectors import STAFF_ROLES, organization_get, request_user
 from shien.accounts.services import advisor_consent_grant, advisor_consent_revoke
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError, http_status
 from shien.rules.registry import registry
-
-STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "last_owner": 409, "rate_limited": 429}
 
 
 def _organization(request: HttpRequest, pk: int) -> Organization:
-    try:
-        return organization_get(request_user(request), pk)
-    except DomainError:
-        raise Http404("事業者が見つかりません") from None
+    """The organization, if the user may see it; the same 404 page (`not_found`) whether absent or not."""
+    return organization_get(request_user(request), pk)
 
 
 def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str, Any]:
@@ -90,8 +86,9 @@ def _confirm(request: HttpRequest, org: Organization, message: str, button: str)
 
 
 def _refused(request: HttpRequest, org: Organization, exc: DomainError, **typed: Any) -> HttpResponse:
+    """The organization's page again, with the message and the address as it was typed."""
     context = _context(request, org, problems=[exc.message], **typed)
-    return render(request, "accounts/organization_detail.html", context, status=STATUS.get(exc.code, 400))
+    return render(request, "accounts/organization_detail.html", context, status=http_status(exc))
 
 
 @login_required
@@ -105,11 +102,7 @@ def organization_edit(request: HttpRequest, pk: int) -> HttpResponse:
     org = _organization(request, pk)
     user = request_user(request)
     if members.membership_of(user, org) is None:
-        return _refused(
-            request,
-            org,
-            DomainError("forbidden", "事業者の情報を変更できるのは、その事業者の代表者・担当者です"),
-        )
+        raise DomainError("forbidden", "事業者の情報を変更できるのは、その事業者の代表者・担当者です")
     initial = {field: getattr(org, field) for field in members.FACTS}
     form = OrganizationForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -149,12 +142,9 @@ def member_kind(request: HttpRequest, pk: int, membership_pk: int) -> HttpRespon
     membership = get_object_or_404(
         Membership.objects.select_related("user"), pk=membership_pk, organization=org
     )
-    try:
-        changed = members.member_set_kind(
-            actor=request_user(request), membership=membership, kind=request.POST.get("kind", "")
-        )
-    except DomainError as exc:
-        return _refused(request, org, exc)
+    changed = members.member_set_kind(
+        actor=request_user(request), membership=membership, kind=request.POST.get("kind", "")
+    )
     who = membership.user.name or membership.user.email
     messages.success(request, f"{who} さんの役割を{changed.get_kind_display()}にしました")
     return redirect("organization-detail", org.pk)
@@ -165,10 +155,7 @@ def member_kind(request: HttpRequest, pk: int, membership_pk: int) -> HttpRespon
 def invitation_cancel(request: HttpRequest, pk: int, invitation_pk: int) -> HttpResponse:
     org = _organization(request, pk)
     invitation = get_object_or_404(Invitation, pk=invitation_pk, organization=org)
-    try:
-        members.invitation_cancel(actor=request_user(request), invitation=invitation)
-    except DomainError as exc:
-        return _refused(request, org, exc)
+    members.invitation_cancel(actor=request_user(request), invitation=invitation)
     messages.success(request, f"{invitation.email} への招待を取り消しました")
     return redirect("organization-detail", org.pk)
 
@@ -206,7 +193,7 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
         return redirect("organization-detail", org.pk)
     myself = membership.user_id == user.pk
     if not myself and not members.is_owner(user, org):  # before the question names anybody
-        return _refused(request, org, DomainError("forbidden", "メンバーの削除は事業者の代表者が行います"))
+        raise DomainError("forbidden", "メンバーの削除は事業者の代表者が行います")
     who = membership.user.name or membership.user.email
     asked = _confirm(
         request,
@@ -218,10 +205,7 @@ def member_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResp
     )
     if asked is not None:
         return asked
-    try:
-        members.member_remove(actor=user, membership=membership)
-    except DomainError as exc:
-        return _refused(request, org, exc)
+    members.member_remove(actor=user, membership=membership)
     if myself:
         messages.success(request, f"{org.name} のメンバーから外れました")
         return redirect("mypage")
@@ -235,7 +219,7 @@ def consent_grant(request: HttpRequest, pk: int) -> HttpResponse:
     org = _organization(request, pk)
     email = request.POST.get("email", "")[:254]
     if not members.is_owner(request_user(request), org):  # before looking anybody up
-        return _refused(request, org, DomainError("forbidden", "支援者への同意は事業者の代表者が行います"))
+        raise DomainError("forbidden", "支援者への同意は事業者の代表者が行います")
     advisor = User.objects.filter(email=email.strip().lower(), is_active=True).first()
     try:
         if not email.strip():
@@ -264,7 +248,7 @@ def consent_revoke(request: HttpRequest, pk: int, consent_pk: int) -> HttpRespon
     user = request_user(request)
     own = consent.advisor_id == user.pk
     if not own and not members.is_owner(user, org):  # before the question names anybody
-        return _refused(request, org, DomainError("forbidden", "同意の取消しは事業者の代表者が行います"))
+        raise DomainError("forbidden", "同意の取消しは事業者の代表者が行います")
     who = consent.advisor.name or consent.advisor.email
     if consent.revoked_at is None:
         asked = _confirm(
@@ -277,10 +261,7 @@ def consent_revoke(request: HttpRequest, pk: int, consent_pk: int) -> HttpRespon
         )
         if asked is not None:
             return asked
-    try:
-        advisor_consent_revoke(actor=user, consent=consent)
-    except DomainError as exc:
-        return _refused(request, org, exc)
+    advisor_consent_revoke(actor=user, consent=consent)
     if own:
         messages.success(request, f"{org.name} の代理をやめました")
         return redirect("mypage")

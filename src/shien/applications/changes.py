@@ -21,18 +21,13 @@ from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
 from shien.applications.limits import free_text
 from shien.applications.models import Application, ChangeRequest, State
+from shien.core.errors import DomainError
 from shien.core.notifications import notify
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.text import yen
 
 Status = ChangeRequest.Status
-
-
-def _now() -> Any:
-    from shien.applications import services  # tests freeze services.now
-
-    return services.now()
 
 
 def estimate_for(application: Application, plan: dict[str, Any]) -> tuple[int, list[dict[str, str]]]:
@@ -41,7 +36,7 @@ def estimate_for(application: Application, plan: dict[str, Any]) -> tuple[int, l
 
     changed = copy.deepcopy(application)
     changed.plan = plan
-    result = _frame_result(changed, application.submitted_at or _now())
+    result = _frame_result(changed, application.submitted_at or clock.now())
     failed = [
         {"field": c["code"], "label": c["label"], "message": c["message"]}
         for c in result["criteria"]
@@ -116,7 +111,7 @@ def withdraw_pending(*, actor: User, application: Application) -> list[int]:
     for change in ChangeRequest.objects.select_for_update().filter(
         application=application, status=Status.PENDING
     ):
-        change.status, change.decided_by, change.decided_at = Status.WITHDRAWN, actor, _now()
+        change.status, change.decided_by, change.decided_at = Status.WITHDRAWN, actor, clock.now()
         change.decision_note = "申請の取下げにより取り下げました"
         change.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         audit_record(actor=actor, action="change.withdraw", obj=change, data={"application": application.pk})
@@ -141,7 +136,7 @@ def change_withdraw(*, actor: User, change: ChangeRequest) -> ChangeRequest:
             raise DomainError(
                 "invalid_state", f"「{locked.get_status_display()}」の計画変更は取り下げられません"
             )
-        locked.status, locked.decided_by, locked.decided_at = Status.WITHDRAWN, actor, _now()
+        locked.status, locked.decided_by, locked.decided_at = Status.WITHDRAWN, actor, clock.now()
         locked.save(update_fields=["status", "decided_by", "decided_at"])
         audit_record(actor=actor, action="change.withdraw", obj=locked, data={"application": application.pk})
         _applicants(
@@ -199,7 +194,7 @@ def change_decide(*, actor: User, change: ChangeRequest, approve: bool, note: st
                 reason=note,
                 data={"change": locked.pk, **data},
             )
-        locked.status, locked.decided_by, locked.decided_at = target, actor, _now()
+        locked.status, locked.decided_by, locked.decided_at = target, actor, clock.now()
         locked.decision_note = note
         locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         audit_record(

@@ -33,7 +33,7 @@ from typing import Any
 from django.http import FileResponse, Http404
 
 from shien.applications.models import Attachment
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 from shien.rules.text import man_yen
 
 logger = logging.getLogger(__name__)

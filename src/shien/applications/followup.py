@@ -31,9 +31,9 @@ from shien.accounts.models import User
 from shien.accounts.selectors import can_act_for
 from shien.applications.models import Application, FollowUpReport, State
 from shien.applications.selectors import applications_for
+from shien.core.errors import DomainError
 from shien.core.services import audit_record
-from shien.rules.engine import now
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.registry import JST, Entry, ParamView, registry
 from shien.rules.text import wareki_date, yen
 from shien.rules.vec import frac, percent
@@ -114,7 +114,7 @@ def _notes(entries: Iterable[Entry]) -> list[str]:
 
 def rules_day(application: Application) -> date:
     """The day whose parameters govern the application: its submission (the round's rules)."""
-    return (application.submitted_at or now()).astimezone(JST).date()
+    return (application.submitted_at or clock.now()).astimezone(JST).date()
 
 
 def program_spec(application: Application) -> Spec | None:
@@ -205,8 +205,7 @@ def _reports(application: Application) -> dict[int, FollowUpReport]:
 def _results_round_due(application: Application, spec: Spec) -> date | None:
     if not spec.results_due:
         return None
-    program = registry().programs[application.program]
-    r = next((r for r in program.rounds if r.id == application.round_id), None)
+    r = registry().round(application.program, application.round_id)
     return getattr(r, spec.results_due, None) if r else None
 
 
@@ -223,7 +222,7 @@ def report_schedule(
     spec = program_spec(application)
     if spec is None or application.state not in SCHEDULE_STATES:
         return []
-    day = (at or now()).astimezone(JST).date()
+    day = (at or clock.now()).astimezone(JST).date()
     rows: list[dict[str, Any]] = []
     results_due = _results_round_due(application, spec)
     if results_due is not None:
@@ -534,7 +533,7 @@ def check_baseline_year(application: Application, fy_end: date) -> None:
             "基準年度は、補助事業を始める前の直近の決算です"
         )
     else:
-        today = now().astimezone(JST).date()
+        today = clock.today()
         if fy_end < today:
             return
         message = (
@@ -584,7 +583,7 @@ def followup_submit(*, actor: User, application: Application, year: int, figures
     if missing:
         raise DomainError("invalid_input", "入力されていない項目があります", missing)
     check_fiscal_year(application, year, figures.fiscal_year_end)
-    today = now().astimezone(JST).date()
+    today = clock.today()
     if today <= figures.fiscal_year_end:  # a year is reported once it has closed, never in advance
         raise DomainError(
             "not_yet",

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 from shien.rules.text import echo, too_long
 
 __all__ = ["LINE_MAX", "TEXT_MAX", "echo", "free_text", "length_limit", "too_long", "typed"]

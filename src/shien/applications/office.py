@@ -26,9 +26,9 @@ from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.applications import review, workflow
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, RoundBudget, State
 from shien.applications.selectors import applications_for
+from shien.core.errors import DomainError
 from shien.core.models import AuditLog
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
 from shien.rules.registry import JST, registry
 from shien.rules.text import wareki_datetime, yen
 from shien.rules.vocab import MAX_YEN
@@ -110,8 +110,7 @@ def frame_name(program: str, frame: str) -> str:
 
 
 def round_name(program: str, round_id: str) -> str:
-    found = registry().programs.get(program)
-    window = next((r for r in found.rounds if r.id == round_id), None) if found else None
+    window = registry().round(program, round_id)
     return window.name if window else f"{round_id}"
 
 
@@ -314,7 +313,7 @@ def round_known(program: str, round_id: str) -> bool:
     if found is None:
         return False
     return (
-        any(r.id == round_id for r in found.rounds)
+        found.round(round_id) is not None
         or Application.objects.filter(program=program, round_id=round_id).exists()
     )
 

@@ -10,9 +10,9 @@ it is NOT refused here. The applicant is warned on the page, and the report is r
 would take that decision away). A report is refused while a 計画変更 is pending: the ledger is
 judged against the plan, which the pending decision may still change.
 
-支払日 lies between the day of the 額の確定 (recorded with the 確定検査, by the domain's clock) and
-today in Japan time (the office's wall clock, the date the payment form offers): a date outside that
-range would make every 事業化状況報告 due at once, or never.
+支払日 lies between the day of the 額の確定 (recorded with the 確定検査) and today in Japan time (the
+date the payment form offers), both by the app's clock (`rules.clock`): a date outside that range would make every
+事業化状況報告 due at once, or never.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from shien.accounts.models import User
 from shien.applications import workflow
 from shien.applications.limits import LINE_MAX, free_text
 from shien.applications.models import Application, Attachment, ChangeRequest, ExpenseLine, State
 from shien.applications.services import _frame_result
+from shien.core.errors import DomainError
 from shien.core.models import AuditLog
-from shien.rules.engine import now
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.registry import JST, registry
 from shien.rules.text import wareki_date, yen
 from shien.rules.vocab import MAX_YEN
@@ -39,16 +38,13 @@ from shien.rules.vocab import MAX_YEN
 
 def report_deadline(application: Application) -> date | None:
     """The round's 実績報告期限, where the parameters give one."""
-    program = registry().programs[application.program]
-    window = next((r for r in program.rounds if r.id == application.round_id), None)
+    window = registry().round(application.program, application.round_id)
     return window.report_deadline if window is not None else None
 
 
 def report_is_late(application: Application, at: datetime | None = None) -> bool:
-    from shien.applications import services  # tests freeze services.now
-
     deadline = report_deadline(application)
-    moment = (at or services.now()).astimezone(JST)
+    moment = (at or clock.now()).astimezone(JST)
     return deadline is not None and moment.date() > deadline
 
 
@@ -146,7 +142,7 @@ def confirm_amount(
             **locked.plan,
             "expenses": [{"category": c, "amount_yen": a} for c, a in accepted.items()],
         }
-        moment = locked.submitted_at or now()
+        moment = locked.submitted_at or clock.now()
         result = _frame_result(recomputed, moment)
         engine_amount = result["subsidy_yen"] if result["eligible"] else 0
         locked.confirmed_yen = min(engine_amount, locked.granted_yen or 0)
@@ -156,7 +152,7 @@ def confirm_amount(
             granted_yen=locked.granted_yen,
             confirmed_yen=locked.confirmed_yen,
             trace=result["trace"],
-            confirmed_on=_today_by_the_domain_clock().isoformat(),
+            confirmed_on=clock.today().isoformat(),
         )
         return explanation
 
@@ -164,12 +160,6 @@ def confirm_amount(
         actor=actor, application=application, action_name="confirm_amount", apply=apply
     )
     return confirmed, explanation
-
-
-def _today_by_the_domain_clock() -> date:
-    from shien.applications import services  # tests freeze services.now
-
-    return services.now().astimezone(JST).date()
 
 
 def confirmed_on(application: Application) -> date | None:
@@ -196,7 +186,7 @@ def confirmed_on(application: Application) -> date | None:
 
 def check_paid_on(application: Application, paid_on: date) -> None:
     """支払日: not before the 額の確定, not after today (JST)."""
-    today = timezone.now().astimezone(JST).date()
+    today = clock.today()
     if paid_on > today:
         raise DomainError(
             "invalid_input",

@@ -16,21 +16,21 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Avg, Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.applications import workflow
 from shien.applications.limits import free_text
 from shien.applications.models import Application, ReviewAssignment, State
+from shien.core.errors import DomainError
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.registry import JST, registry
 
 REVIEW_STATES = (State.SUBMITTED, State.UNDER_REVIEW)
 
 
 def rubric(application: Application, day: date | None = None) -> list[dict[str, Any]]:
-    moment = day or (application.submitted_at or timezone.now()).astimezone(JST).date()
+    moment = day or (application.submitted_at or clock.now()).astimezone(JST).date()
     return list(registry().at(moment)[f"{application.program}.review.rubric"])
 
 
@@ -152,7 +152,7 @@ def review_score(*, actor: User, assignment_id: int, scores: dict[str, int]) -> 
                 "invalid_score", f"「{item['label']}」は0〜{item['max']}の整数で採点してください"
             )
         clean[item["code"]] = value
-    assignment.scores, assignment.total, assignment.scored_at = clean, sum(clean.values()), timezone.now()
+    assignment.scores, assignment.total, assignment.scored_at = clean, sum(clean.values()), clock.now()
     assignment.save()
     audit_record(actor=actor, action="review.score", obj=assignment, data={"total": assignment.total})
     return assignment

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 
 from shien.accounts.models import AdvisorConsent, Membership, Role, User
 from shien.applications.models import Application, ReviewAssignment
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError
 
 
 def applications_for(user: User) -> QuerySet[Application]:

@@ -18,9 +18,10 @@ from shien.applications import workflow
 from shien.applications.files import detect, sniff, stored_name  # noqa: F401
 from shien.applications.limits import free_text
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
+from shien.core.errors import DomainError
 from shien.core.services import audit_record, created_before
-from shien.rules.engine import estimate, now
-from shien.rules.errors import DomainError
+from shien.rules import clock
+from shien.rules.engine import estimate
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, registry
 from shien.rules.schema import Profile, japanese_errors
@@ -119,7 +120,7 @@ def application_create(
         ).first()
         if repeat is not None:
             return repeat
-    current = rounds_at(now())[f"{program}/{frame}"].round
+    current = rounds_at(clock.now())[f"{program}/{frame}"].round
     if current is None:
         raise DomainError("no_round", "この枠には申請できる公募回がありません")
     if plan is None and diagnosis is not None:
@@ -132,7 +133,7 @@ def application_create(
         plan=plan or {},
         created_by=actor,
     )
-    application.estimate_yen = _frame_result(application, now())["subsidy_yen"]
+    application.estimate_yen = _frame_result(application, clock.now())["subsidy_yen"]
     application.save()
     data: dict[str, Any] = {"round": current.id}
     if diagnosis is not None:
@@ -160,7 +161,7 @@ def application_autosave(
     locked.plan = plan
     locked.version += 1
     try:
-        locked.estimate_yen = _frame_result(locked, now())["subsidy_yen"]
+        locked.estimate_yen = _frame_result(locked, clock.now())["subsidy_yen"]
     except DomainError:
         locked.estimate_yen = None  # a draft may be incomplete; it is validated on submission
     locked.save()
@@ -220,7 +221,7 @@ def diagnosis_save(*, user: User, values: dict[str, Any], profile: Profile, titl
     document.pop("as_of", None)
     saved = SavedDiagnosis.objects.create(
         user=user,
-        title=title.strip()[:100] or f"診断 {wareki_datetime(now())}"[:100],
+        title=title.strip()[:100] or f"診断 {wareki_datetime(clock.now())}"[:100],
         answers=answers,
         profile=document,
     )
@@ -354,7 +355,7 @@ def form4_issue(
     from shien.accounts.models import Role
     from shien.applications.models import Form4Issue
 
-    at = (at or now()).astimezone(JST)
+    at = (at or clock.now()).astimezone(JST)
     comment = free_text(comment, label="支援内容")
     consent = application.organization.advisor_consents.filter(
         advisor=actor, revoked_at__isnull=True
@@ -366,9 +367,7 @@ def form4_issue(
     application = Application.objects.select_for_update().get(pk=application.pk)  # not while it is submitted
     if application.state not in EDITABLE:
         raise DomainError("invalid_state", "申請前の申請にだけ様式4を交付できます")
-    window = next(
-        (r for r in registry().programs[application.program].rounds if r.id == application.round_id), None
-    )
+    window = registry().round(application.program, application.round_id)
     if window is not None and window.form4_deadline is not None and at > window.form4_deadline:
         raise DomainError(
             "form4_deadline_passed",
@@ -409,12 +408,11 @@ def _next_receipt(program: str, round_id: str) -> str:
 def application_submit(*, actor: User, application: Application, at: datetime | None = None) -> Application:
     """Submit once: validated against the frame's criteria, refused outside the round's window
     (server time, to the second); a second submission (double click, second tab) returns the first."""
-    at = (at or now()).astimezone(JST)
+    at = (at or clock.now()).astimezone(JST)
 
     def apply(locked: Application) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        program = registry().programs[locked.program]
-        window = next((r for r in program.rounds if r.id == locked.round_id), None)
+        window = registry().round(locked.program, locked.round_id)
         if window is None or window.acceptance_start is None or window.acceptance_end is None:
             raise DomainError("no_round", "この公募回の受付期間が定まっていません")
         if at < window.acceptance_start:

@@ -35,9 +35,10 @@ from shien.applications.files import download, open_verified
 from shien.applications.limits import LINE_MAX, TEXT_MAX, echo, too_long
 from shien.applications.models import Application, ChangeRequest, Form4Issue, State
 from shien.applications.selectors import application_get
+from shien.core.errors import DomainError, http_status
 from shien.core.models import AuditLog
 from shien.navigator.services import _number, read_answers
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.registry import Frame, registry
 from shien.rules.vocab import EXPENSE_CATEGORIES, INVOICE_FUNCTIONS, MAX_YEN, PURPOSES
 
@@ -58,17 +59,6 @@ FORM_COMMITMENTS = (
 )
 FORM_BUSINESS = (*FACTS, "min_hourly_wage_yen")
 STAFF = (Role.SECRETARIAT, Role.BUREAU)
-STATUS_OF = {
-    "forbidden": 403,
-    "not_found": 404,
-    "invalid_state": 409,
-    "conflict": 409,
-    "change_pending": 409,
-    "reason_required": 422,
-    "invalid_input": 422,
-    "not_eligible": 422,
-    "evidence_missing": 422,
-}
 
 
 def _user(request: HttpRequest) -> User:
@@ -76,11 +66,11 @@ def _user(request: HttpRequest) -> User:
 
 
 def _application(request: HttpRequest, pk: int) -> Application:
-    """The application, if this user may see it; otherwise the same 404 whether absent or forbidden."""
-    try:
-        return application_get(_user(request), pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from None
+    """The application, if this user may see it; otherwise the same 404 whether absent or forbidden
+    (`not_found`, the site's 404 page). A refusal after this links back to it (「申請へ戻る」)."""
+    app = application_get(_user(request), pk)
+    request.error_page = ("applications/error.html", {"app": app})  # type: ignore[attr-defined]
+    return app
 
 
 def _refuse(request: HttpRequest, message: str, status: int, app: Application | None = None) -> HttpResponse:
@@ -385,7 +375,7 @@ def available_actions(user: User, app: Application) -> tuple[list[str], list[str
 
 
 def _round(app: Application) -> Any:
-    return next((r for r in registry().programs[app.program].rounds if r.id == app.round_id), None)
+    return registry().round(app.program, app.round_id)
 
 
 def _form4(user: User, app: Application) -> dict[str, Any] | None:
@@ -494,8 +484,8 @@ def _create_from_post(request: HttpRequest, user: User, diagnosis: Any = None) -
             diagnosis=diagnosis,
             idempotency_key=request.POST.get("idempotency_key", ""),
         )
-    except (DomainError, ValueError) as exc:
-        return _refuse(request, getattr(exc, "message", "事業者と枠を選んでください"), 400)
+    except ValueError:
+        return _refuse(request, "事業者と枠を選んでください", 400)
 
 
 @never_cache
@@ -541,7 +531,7 @@ def _estimate_problem(app: Application) -> str:
     if app.estimate_yen is not None:
         return ""
     try:
-        services.profile_for(app, services.now())
+        services.profile_for(app, clock.now())
     except DomainError as exc:
         details = [f"{e['label']}: {e['message']}" if e.get("label") else e["message"] for e in exc.errors]
         return "試算できません（" + "、".join(details or [exc.message]) + "）"
@@ -570,8 +560,8 @@ def application_autosave(request: HttpRequest, pk: int) -> HttpResponse:
         if not (version.isdecimal() and len(version) <= 9):
             raise DomainError("conflict", "画面を読み込み直してから、もう一度保存してください")
         app = services.application_autosave(actor=user, application=app, plan=plan, version=int(version))
-    except DomainError as exc:
-        status = 409 if exc.code == "conflict" else 400
+    except DomainError as exc:  # the form again, as typed
+        status = http_status(exc)
         if not htmx:
             return _form_again(request, app, status, problems=[{"message": exc.message}])
         return render(request, "applications/_status.html", {"message": exc.message}, status=status)
@@ -617,7 +607,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             "applications/detail.html",
             _context(request, app, problems=[{"message": exc.message}]),
-            status=400,
+            status=http_status(exc),
         )
     messages.success(request, f"「{attachment.name}」を添付しました")
     return redirect(reverse("application-detail", args=[app.pk]) + "#att")
@@ -649,10 +639,7 @@ def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> Ht
 def attachment_delete(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
-    try:
-        removed = services.attachment_delete(actor=user, application=app, attachment_id=attachment_id)
-    except DomainError as exc:
-        return _refused(request, app, exc)
+    removed = services.attachment_delete(actor=user, application=app, attachment_id=attachment_id)
     if removed is None:
         messages.info(request, "この添付ファイルはすでに削除されています")
     else:
@@ -673,19 +660,12 @@ def application_submit(request: HttpRequest, pk: int) -> HttpResponse:
         if exc.errors:
             problems = [{"message": exc.message}, *exc.errors]
         return render(
-            request, "applications/detail.html", _context(request, app, problems=problems), status=400
+            request,
+            "applications/detail.html",
+            _context(request, app, problems=problems),
+            status=http_status(exc),
         )
     return redirect("application-detail", app.pk)
-
-
-def _refused(request: HttpRequest, app: Application, exc: DomainError) -> HttpResponse:
-    """The application page again, with the refusal's Japanese message (nothing the user typed is lost)."""
-    return render(
-        request,
-        "applications/detail.html",
-        _context(request, app, problems=[{"message": exc.message}]),
-        status=STATUS_OF.get(exc.code, 400),
-    )
 
 
 # -- 様式4, 交付申請 ------------------------------------------------------------------------------------------
@@ -697,10 +677,7 @@ def _refused(request: HttpRequest, app: Application, exc: DomainError) -> HttpRe
 def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
-    try:
-        services.form4_issue(actor=user, application=app, comment=request.POST.get("comment", ""))
-    except DomainError as exc:
-        return _refused(request, app, exc)
+    services.form4_issue(actor=user, application=app, comment=request.POST.get("comment", ""))
     messages.success(request, "様式4（事業支援計画書）を交付しました")
     return redirect("application-detail", app.pk)
 
@@ -711,10 +688,7 @@ def form4_issue(request: HttpRequest, pk: int) -> HttpResponse:
 def grant_request(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
     app = _application(request, pk)
-    try:
-        postaward.grant_request(actor=user, application=app)
-    except DomainError as exc:
-        return _refused(request, app, exc)
+    postaward.grant_request(actor=user, application=app)
     messages.success(request, "交付申請を受け付けました。交付決定をお待ちください")
     return redirect("application-detail", app.pk)
 
@@ -899,7 +873,7 @@ def results_report(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             "applications/report.html",
             _ledger_context(app, _shown_again(app, frame, filled, rows), [exc.message]),
-            status=STATUS_OF.get(exc.code, 400),
+            status=http_status(exc),
         )
     messages.success(request, "実績報告を受け付けました。事務局の確定検査をお待ちください")
     return redirect("application-detail", app.pk)
@@ -943,7 +917,7 @@ def application_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
             services.application_withdraw(actor=user, application=app, reason=reason)
         except DomainError as exc:
             context["error"] = exc.message
-            return render(request, "applications/withdraw.html", context, status=STATUS_OF.get(exc.code, 400))
+            return render(request, "applications/withdraw.html", context, status=http_status(exc))
         messages.success(request, "申請を取り下げました")
         return redirect("application-detail", app.pk)
     return render(request, "applications/withdraw.html", context)
@@ -1008,7 +982,7 @@ def change_new(request: HttpRequest, pk: int) -> HttpResponse:
         changes.change_request(actor=user, application=app, plan=plan, reason=reason)
     except DomainError as exc:
         context["problems"] = [{"message": exc.message}, *exc.errors]
-        return render(request, "applications/change_new.html", context, status=STATUS_OF.get(exc.code, 400))
+        return render(request, "applications/change_new.html", context, status=http_status(exc))
     messages.success(request, "計画変更を申請しました。事務局の判断をお待ちください")
     return redirect(reverse("application-detail", args=[app.pk]) + "#changes")
 
@@ -1022,10 +996,7 @@ def change_withdraw(request: HttpRequest, pk: int, change_id: int) -> HttpRespon
     change = app.change_requests.filter(pk=change_id).first()
     if change is None:
         raise Http404("計画変更が見つかりません")
-    try:
-        changes.change_withdraw(actor=user, change=change)
-    except DomainError as exc:
-        return _refuse(request, exc.message, STATUS_OF.get(exc.code, 400), app)
+    changes.change_withdraw(actor=user, change=change)
     messages.success(request, "計画変更を取り下げました")
     return redirect(reverse("application-detail", args=[app.pk]) + "#changes")
 
@@ -1074,9 +1045,7 @@ def change_decide(request: HttpRequest, pk: int, change_id: int) -> HttpResponse
         changes.change_decide(actor=user, change=change, approve=decision == "approve", note=note)
     except DomainError as exc:
         context.update(error=exc.message, note=echo(note, TEXT_MAX))
-        return render(
-            request, "applications/change_decide.html", context, status=STATUS_OF.get(exc.code, 400)
-        )
+        return render(request, "applications/change_decide.html", context, status=http_status(exc))
     messages.success(
         request, "計画変更を承認しました" if decision == "approve" else "計画変更を不承認としました"
     )
@@ -1160,7 +1129,7 @@ def _saved_diagnoses(user: User) -> list[dict[str, Any]]:
         except ValidationError:  # saved under an older schema: listed, without frames to apply for
             profiles.append(None)
         saved.append(diagnosis)
-    at = services.now()
+    at = clock.now()
     valid = [p for p in profiles if p is not None]
     documents = iter(estimate(valid, as_of=at) if valid else [])
     current = rounds_at(at)

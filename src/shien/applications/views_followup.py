@@ -29,9 +29,9 @@ from shien.accounts.selectors import STAFF_ROLES, can_act_for, request_user
 from shien.applications import followup
 from shien.applications.models import Application, FollowUpReport
 from shien.applications.selectors import application_get, applications_for
+from shien.core.errors import DomainError, http_status
 from shien.programs.feeds import calendar_response
-from shien.rules.engine import now
-from shien.rules.errors import DomainError
+from shien.rules import clock
 from shien.rules.registry import JST, registry
 from shien.rules.text import parse_yen, wareki_date
 from shien.rules.vocab import MAX_YEN
@@ -54,10 +54,7 @@ def _access(request: HttpRequest, pk: int) -> tuple[User, Application, bool, fol
     """(user, application, may act, report spec): members and consented advisors act, staff read,
     others get 404 (as for an application without follow-up reports)."""
     user = request_user(request)
-    try:
-        application = application_get(user, pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from None
+    application = application_get(user, pk)  # not_found: the 404 page
     acts = can_act_for(user, application.organization)
     if not acts and not _is_staff(user):
         raise Http404("申請が見つかりません")
@@ -163,7 +160,7 @@ def _context(
     problems: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     forms = forms or {}
-    at = now()
+    at = clock.now()
     schedule = followup.report_schedule(application, at)
     reports = {r.year: r for r in application.followups.all()}
     base = followup.baseline(application, reports)
@@ -245,12 +242,10 @@ def followup_submit(request: HttpRequest, pk: int, year: int) -> HttpResponse:
             messages.success(
                 request, f"{spec.name}（{year}年目）を提出しました。返還額: {report.refund_yen:,}円"
             )
-    except DomainError as exc:
-        status = {"duplicate": 409, "forbidden": 404}.get(
-            exc.code, 422 if exc.code == "invalid_input" else 400
-        )
-        if status == 404:
+    except DomainError as exc:  # the form again, as typed
+        if exc.code == "forbidden":  # the same 404 as for an application one may not see
             raise Http404(exc.message) from None
+        status = http_status(exc)
         field_errors = {e["field"]: e["message"] for e in exc.errors if "field" in e}
         context = _context(request, application, acts, spec, forms={year: {"values": values, "errors": field_errors}},
                            problems=_summary(year, field_errors, exc.message))  # fmt: skip
@@ -298,7 +293,7 @@ def followup_office(request: HttpRequest) -> HttpResponse:
         .select_related("application__organization")
         .order_by("-submitted_at", "-id")[:200]
     )
-    late = followup.overdue(now())
+    late = followup.overdue(clock.now())
     allowed = set(visible.filter(pk__in=[a.pk for a, _ in late]).values_list("pk", flat=True))
     late = [
         {
@@ -352,7 +347,7 @@ def _events(request: HttpRequest, application: Application) -> list[Event]:
     program = registry().programs[application.program]
     page = request.build_absolute_uri(reverse("followup", args=[application.pk]))
     events = []
-    for row in followup.report_schedule(application, now()):
+    for row in followup.report_schedule(application, clock.now()):
         slot = "results" if row["kind"] == "results" else f"followup-{row['year']}"
         start = datetime.combine(row["due"], time(0), tzinfo=JST)
         state = "（提出済み）" if row["submitted"] else ""
@@ -369,7 +364,7 @@ def _events(request: HttpRequest, application: Application) -> list[Event]:
         event.add("summary", summary)
         event.add("dtstart", start)
         event.add("dtend", start + timedelta(days=1))
-        event.add("dtstamp", now())
+        event.add("dtstamp", clock.now())
         event.add("description", "\n".join(lines))
         event.add("url", page)
         if not row["submitted"]:

@@ -21,7 +21,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from shien.accounts.models import Role, User
@@ -30,8 +29,8 @@ from shien.applications import followup, office, postaward, review, workflow
 from shien.applications.files import download, open_verified
 from shien.applications.limits import LINE_MAX, TEXT_MAX, echo, typed
 from shien.applications.models import Application, ChangeRequest, ReviewAssignment, State
-from shien.rules.errors import DomainError
-from shien.rules.registry import JST
+from shien.core.errors import DomainError, http_status
+from shien.rules import clock
 from shien.rules.text import parse_yen
 from shien.rules.vocab import EXPENSE_CATEGORIES, PURPOSES
 
@@ -39,21 +38,6 @@ logger = logging.getLogger(__name__)
 STAFF = (Role.SECRETARIAT, Role.BUREAU)
 SECRETARIAT = (Role.SECRETARIAT,)
 REVIEWER = (Role.REVIEWER,)
-STATUS = {
-    "forbidden": 403,
-    "not_found": 404,
-    "invalid_state": 409,
-    "conflict_of_interest": 409,
-    "conflict_not_declared": 409,
-    "ranking_changed": 409,
-    "no_budget": 409,
-    "nothing_to_adopt": 409,
-    "over_budget": 409,
-    "invalid_input": 422,
-    "invalid_amount": 422,
-    "invalid_score": 422,
-    "reason_required": 422,
-}
 SIMPLE_ACTIONS = ("start_review", "return", "adopt", "reject")
 DONE = {  # the state an action leads to (adopt may grant at once: 採択 = 交付決定)
     "start_review": (State.UNDER_REVIEW,),
@@ -80,6 +64,8 @@ def office_area(*roles: str) -> Callable[[View], View]:
             if not held & set(roles):
                 return render(request, "office/forbidden.html", {"held": held}, status=403)
             request.office_roles = held  # type: ignore[attr-defined]
+            # a refusal no view catches (core.middleware) is shown in the office's page, with its menu
+            request.error_page = ("office/error.html", office_nav(request))  # type: ignore[attr-defined]
             return view(request, user, *args, **kwargs)
 
         return wrapped
@@ -87,19 +73,13 @@ def office_area(*roles: str) -> Callable[[View], View]:
     return decorate
 
 
-def _status(exc: DomainError) -> int:
-    return STATUS.get(exc.code, 400)
-
-
 def _problems(exc: DomainError) -> list[dict[str, str]]:
     return [{"message": exc.message}, *exc.errors]
 
 
 def _application(user: User, pk: int) -> Application:
-    try:
-        return office.office_application_get(user, pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from None
+    """The application, if the user's office role may see it; `not_found` (the 404 page) otherwise."""
+    return office.office_application_get(user, pk)
 
 
 def _secretariat(request: HttpRequest) -> bool:
@@ -126,7 +106,7 @@ def home(request: HttpRequest, user: User) -> HttpResponse:
         return redirect("office-reviews")  # a reviewer's office is the list of assignments
     filters = office.Filters.from_query(request.GET)
     rounds = [r for r in office.rounds_in_office() if not filters.program or r["program"] == filters.program]
-    late = followup.overdue(timezone.now())
+    late = followup.overdue(clock.now())
     pending = list(office.pending_changes(user, filters))
     counts = office.state_counts(user, filters)
     for count in counts:
@@ -237,7 +217,7 @@ def round_budget(request: HttpRequest, user: User, program: str, round_id: str) 
         )
     except DomainError as exc:
         return _round_page(request, program, round_id, values={"budget_yen": text},
-                           problems=_problems(exc), status=_status(exc))  # fmt: skip
+                           problems=_problems(exc), status=http_status(exc))  # fmt: skip
     messages.success(request, f"予算額を {budget.budget_yen:,}円 に設定しました")
     return redirect("office-round", program, round_id)
 
@@ -258,7 +238,7 @@ def round_adopt(request: HttpRequest, user: User, program: str, round_id: str) -
         except ValueError:
             problems, status = [{"message": "採択する申請の指定が正しくありません"}], 400
         except DomainError as exc:
-            problems, status = _problems(exc), _status(exc)
+            problems, status = _problems(exc), http_status(exc)
         else:
             if result.already:
                 messages.info(request, "この採択はすでに反映されています")
@@ -335,7 +315,7 @@ def _detail(
     )
     values = values or {}
     can_pay = secretariat and app.state == State.CONFIRMED
-    today = timezone.now().astimezone(JST).date()
+    today = clock.today()
     lines = list(app.expense_lines.select_related("evidence").order_by("pk"))
     for line in lines:
         line.form_decision = values.get(f"decision_{line.pk}", "")  # type: ignore[attr-defined]
@@ -397,7 +377,7 @@ def _act(
             return redirect("office-application", app.pk)
         values = typed(request.POST)  # shown again up to TEXT_MAX and a margin, not a pasted megabyte
         over = exc.overrun if isinstance(exc, office.OverBudget) else None
-        return _detail(request, user, current, problems=_problems(exc), values=values, status=_status(exc),
+        return _detail(request, user, current, problems=_problems(exc), values=values, status=http_status(exc),
                        over_budget=over)  # fmt: skip
     messages.success(request, done)
     return redirect("office-application", app.pk)
@@ -525,10 +505,8 @@ def attachment_download(request: HttpRequest, user: User, pk: int, attachment_pk
 
 
 def _assignment(user: User, pk: int) -> ReviewAssignment:
-    try:
-        return office.my_assignment_get(user, pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from None
+    """The reviewer's own assignment; `not_found` (the 404 page) for anyone else's."""
+    return office.my_assignment_get(user, pk)
 
 
 @office_area(*REVIEWER)
@@ -583,7 +561,7 @@ def review_conflict(request: HttpRequest, user: User, pk: int) -> HttpResponse:
         )
     except DomainError as exc:
         return _review_page(request, assignment, values={"conflict": answer, "conflict_reason": echo(reason, TEXT_MAX)},
-                            problems=_problems(exc), status=_status(exc))  # fmt: skip
+                            problems=_problems(exc), status=http_status(exc))  # fmt: skip
     if answer == "yes":
         messages.info(
             request, f"{assignment.application} について利益相反を申告しました。この申請の審査からは外れます"
@@ -617,6 +595,8 @@ def review_score(request: HttpRequest, user: User, pk: int) -> HttpResponse:
             raise DomainError("invalid_score", "採点に誤りがあります", errors)
         scored = review.review_score(actor=user, assignment_id=assignment.pk, scores=scores)
     except DomainError as exc:
-        return _review_page(request, assignment, values=values, problems=_problems(exc), status=_status(exc))
+        return _review_page(
+            request, assignment, values=values, problems=_problems(exc), status=http_status(exc)
+        )
     messages.success(request, f"採点を保存しました（合計 {scored.total}点）")
     return redirect("office-review", assignment.pk)

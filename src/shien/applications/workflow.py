@@ -18,8 +18,8 @@ from shien.accounts.selectors import can_act_for
 from shien.applications.limits import free_text
 from shien.applications.models import Application, State
 from shien.applications.notifications import application_transitioned
+from shien.core.errors import DomainError
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
 
 APPLICANT = "applicant"  # a member of the organization, or an advisor with its consent
 

@@ -1,6 +1,7 @@
 """Responses the whole site shares: Vary on htmx, a Japanese page for an address that only takes a
 form's POST (opened from the address bar or a bookmark) instead of the browser's blank 405, bodies
-over the limit refused before they are read (413), and no-store on every page with personal data."""
+over the limit refused before they are read (413), no-store on every page with personal data, and the
+page for a refusal (a `DomainError` no view caught) with the status the error registry gives it."""
 
 from __future__ import annotations
 
@@ -41,6 +42,48 @@ class MethodNotAllowedPageMiddleware:
         page = render(request, "core/method_not_allowed.html", {"parent": parent}, status=405)
         page["Allow"] = response.get("Allow", "POST")
         return page
+
+
+class DomainErrorMiddleware:
+    """A `DomainError` a view did not catch becomes the refusal page, with the status of its code in
+    `core.errors` (the API has its own handler, `web.api`, for the same registry in JSON).
+
+    Views catch an error only to show a form again with what was typed; everything else (a button
+    refused, an object one may not see) ends here. `not_found` is the site's 404 page, the same one a
+    missing address gets, so an object one may not see answers like one that does not exist. An htmx
+    request gets the message as a fragment for the form's live region. A view area may name its own
+    page in `request.error_page` (template, context): the office's pages keep the office's menu.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from shien.core import errors
+
+        if not isinstance(exception, errors.DomainError):
+            return None
+        status = errors.http_status(exception)
+        if status == 404:
+            return render(request, "404.html", status=404)
+        context = {"message": exception.message, "title": errors.title(exception), "back": _back(request)}
+        if request.headers.get("HX-Request"):
+            return render(request, "applications/_status.html", context, status=status)
+        template, extra = getattr(request, "error_page", ("applications/error.html", {}))
+        return render(request, template, {**extra, **context}, status=status)
+
+
+def _back(request: HttpRequest) -> str:
+    """The page the refused form was on, if it is on this site ('' otherwise)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    referer = request.META.get("HTTP_REFERER", "")
+    return referer if url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}) else ""
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -24,12 +24,12 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
 from django_tasks import task
 
+from shien.core.errors import DomainError
 from shien.core.models import Notification
 from shien.core.services import audit_record
-from shien.rules.errors import DomainError
+from shien.rules import clock
 
 logger = logging.getLogger(__name__)
 MAX_EMAIL_ATTEMPTS = 5
@@ -73,7 +73,7 @@ def _enqueue(queued: Any, *args: Any, after: timedelta | None = None) -> None:
     it (committed with the change or not at all); with a queue outside the database (the immediate
     backend of the tests) once it commits."""
     if after is not None:
-        queued = queued.using(run_after=timezone.now() + after)
+        queued = queued.using(run_after=clock.now() + after)
     if _queue_in_database():
         queued.enqueue(*args)
     else:
@@ -137,7 +137,7 @@ def deliver(notification_id: int) -> bool:
     (another sender finds it taken), the mail server is talked to outside any transaction (a slow one
     holds no lock and no write), and the result is recorded after. A sender that dies mid-send leaves a
     lease that expires: the email is sent at least once and, short of that, never twice."""
-    moment = timezone.now()
+    moment = clock.now()
     free = Q(email_lease_until=None) | Q(email_lease_until__lt=moment)
     claimed = (
         _pending()
@@ -157,7 +157,7 @@ def deliver(notification_id: int) -> bool:
         )
         return False
     Notification.objects.filter(pk=note.pk).update(
-        emailed_at=timezone.now(), email_lease_until=None, email_error=""
+        emailed_at=clock.now(), email_lease_until=None, email_error=""
     )
     return True
 
@@ -165,7 +165,7 @@ def deliver(notification_id: int) -> bool:
 def deliver_pending(*, older_than: timedelta = timedelta(minutes=1), limit: int = 1000) -> dict[str, int]:
     """Retry the emails not sent yet (a failed send, a worker that was not running or died first).
     Rows younger than `older_than` are left to the task worker that is about to send them."""
-    cutoff = timezone.now() - older_than
+    cutoff = clock.now() - older_than
     ids = list(
         _pending().filter(created_at__lte=cutoff).order_by("created_at").values_list("pk", flat=True)[:limit]
     )
@@ -198,7 +198,7 @@ def notification_get(user: Any, notification_id: int) -> Notification:
 @transaction.atomic
 def mark_read(user: Any, note: Notification) -> Notification:
     """Mark one message read (again: nothing changes, nothing is recorded)."""
-    updated = Notification.objects.filter(pk=note.pk, user=user, read_at=None).update(read_at=timezone.now())
+    updated = Notification.objects.filter(pk=note.pk, user=user, read_at=None).update(read_at=clock.now())
     if updated:
         audit_record(actor=user, action="notification.read", obj=note)
     note.refresh_from_db(fields=["read_at"])
@@ -207,7 +207,7 @@ def mark_read(user: Any, note: Notification) -> Notification:
 
 @transaction.atomic
 def mark_all_read(user: Any) -> int:
-    updated = inbox_for(user).filter(read_at=None).update(read_at=timezone.now())
+    updated = inbox_for(user).filter(read_at=None).update(read_at=clock.now())
     if updated:
         audit_record(actor=user, action="notification.read_all", obj=user, data={"count": updated})
     return updated

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,16 +18,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from shien.accounts.selectors import request_user
 from shien.core import notifications
 from shien.core.models import Notification
-from shien.rules.errors import DomainError
 
 PAGE_SIZE = 50
 
 
 def _note(request: HttpRequest, pk: int) -> Notification:
-    try:
-        return notifications.notification_get(request_user(request), pk)
-    except DomainError as exc:
-        raise Http404(exc.message) from None
+    """The user's own notification; `not_found` (the 404 page) for anyone else's."""
+    return notifications.notification_get(request_user(request), pk)
 
 
 def _htmx(request: HttpRequest) -> bool:

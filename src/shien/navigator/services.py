@@ -14,9 +14,10 @@ from typing import Any
 from django.http import QueryDict
 from pydantic import ValidationError
 
+from shien.core.errors import DomainError
+from shien.rules import clock
 from shien.rules.demo import PRACTICE_ID
-from shien.rules.engine import estimate, now
-from shien.rules.errors import DomainError
+from shien.rules.engine import estimate
 from shien.rules.registry import JST, registry
 from shien.rules.schema import Profile, japanese_errors
 from shien.rules.text import parse_yen, wareki_date, wareki_datetime, yen
@@ -28,7 +29,7 @@ FORM_EXPENSES = (
     "advertising", "website", "exhibition", "outsourcing", "expert", "installation", "closure",
 )  # fmt: skip
 TRI_FIELDS = {
-    "deficit": "直近1期の課税所得が0以下（赤字）",
+    "deficit": "直近1期の課税所得が0以下（赤字）",  # the definition of 赤字, not a program's figure
     "was_tax_exempt": "免税事業者である（であった）",
     "invoice_registered": "適格請求書発行事業者（インボイス）の登録を受けている",
     "labor_shortage": "人手不足の状態にある",
@@ -202,7 +203,9 @@ def round_timeline(program_id: str, round_id: str, at: datetime) -> list[dict[st
     Each item: key (the round field), label, iso (as the engine writes dues), text (和暦 with 西暦) and
     past. The 採択発表 (a text such as 「5月中旬（予定）」) follows the 申請締切.
     """
-    rnd = next(r for r in registry().programs[program_id].rounds if r.id == round_id)
+    rnd = registry().round(program_id, round_id)
+    if rnd is None:
+        raise KeyError(f"no round {program_id}/{round_id}")  # callers pass a round the engine found
     items: list[dict[str, Any]] = []
     for key, label in MILESTONES:
         value = getattr(rnd, key)
@@ -243,7 +246,7 @@ def _label_dues(result: dict[str, Any], timeline: list[dict[str, Any]]) -> None:
 
 
 def results(profile: Profile, at: datetime | None = None) -> dict[str, Any]:
-    at = at or now()
+    at = at or clock.now()
     document = estimate([profile], as_of=at)[0]
     grants = [r for r in document["results"] if r["kind"] == "grant"]
     for r in grants:

@@ -8,10 +8,10 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
 
+from shien.core.errors import DomainError
+from shien.rules import clock
 from shien.rules.catalog import catalog, program_document
 from shien.rules.engine import estimate as run_estimate
-from shien.rules.engine import now
-from shien.rules.errors import DomainError
 from shien.rules.registry import registry
 from shien.rules.schema import Profile, decode_body, parse_as_of, read_profiles
 
@@ -104,7 +104,7 @@ class AsOf(Schema):
 
 
 def _moment(as_of: str | None) -> Any:
-    return parse_as_of(as_of) if as_of else now()
+    return parse_as_of(as_of) if as_of else clock.now()
 
 
 @router.get(

@@ -19,9 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, QuerySet
 
 from shien.accounts.models import Role, User
+from shien.core.errors import DomainError
 from shien.core.services import audit_record
 from shien.programs.models import RoundDocument
-from shien.rules.errors import DomainError
 from shien.rules.registry import Round, registry
 from shien.rules.text import too_long
 
@@ -59,8 +59,7 @@ def can_view_office(user: User) -> bool:
 
 
 def round_get(program: str, round_id: str) -> Round:
-    found = registry().programs.get(program)
-    window = next((r for r in found.rounds if r.id == round_id), None) if found else None
+    window = registry().round(program, round_id)
     if window is None:
         raise DomainError("not_found", "公募回が見つかりません")
     return window

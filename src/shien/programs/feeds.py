@@ -12,7 +12,7 @@ from django.utils.feedgenerator import Atom1Feed
 from icalendar import Alarm, Calendar, Event
 
 from shien.programs.selectors import news_list
-from shien.rules.engine import now
+from shien.rules import clock
 from shien.rules.registry import JST, Program, Round, registry
 from shien.rules.text import wareki_datetime
 
@@ -79,7 +79,7 @@ def _event(uid: str, summary: str, at: datetime, description: str, url: str) -> 
     event.add("summary", summary)
     event.add("dtstart", at.astimezone(JST))
     event.add("dtend", at.astimezone(JST))
-    event.add("dtstamp", now())
+    event.add("dtstamp", clock.now())
     event.add("description", description)
     event.add("url", url)
     for days in (7, 1):

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from shien.rules import vocab
+from shien.rules import clock, vocab
 from shien.rules.columns import Batch
-from shien.rules.engine import evaluate, now
+from shien.rules.engine import evaluate
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, Frame, Program, Round, registry
 from shien.rules.terms import frame_terms
@@ -30,6 +30,8 @@ from shien.rules.vocab import PREFECTURES
 
 METADATA_TYPE = "https://developers.digital.go.jp/documents/jgrants/api/"
 SORTS = ("created_date", "acceptance_start_datetime", "acceptance_end_datetime")
+# jGrants' own vocabulary of size classes (its API's values), not a program's figures: which classes a
+# frame is open to is derived from the parameters (`size_limits` probes the engine)
 EMPLOYEE_CLASSES = (
     "従業員数の制約なし",
     "5名以下",
@@ -321,7 +323,7 @@ def _joined(value: str | None, *, allowed: tuple[str, ...] | None = None) -> set
 
 def search(params: dict[str, str], at: datetime | None = None) -> dict[str, Any]:
     """GET /exp/v1/public/subsidies with jGrants' validation; raises BadRequest."""
-    at = at or now()
+    at = at or clock.now()
     keyword = params.get("keyword")
     if (
         keyword is None
@@ -386,7 +388,7 @@ def detail(
 ) -> dict[str, Any]:
     """GET /subsidies/id/{id} (v1) and /exp/v2/… (v2). `page_url` gives shien's own page of the frame
     (front_subsidy_detail_page_url); `documents` the current round's files by jGrants field."""
-    at = at or now()
+    at = at or clock.now()
     for program, frame in grant_frames():
         if subsidy_id(frame) == subsidy_key:
             doc = subsidy(program, frame, at)

@@ -11,8 +11,8 @@ import unicodedata
 from datetime import datetime, timedelta
 from typing import Any
 
+from shien.rules import clock
 from shien.rules.catalog import program_document
-from shien.rules.engine import now
 from shien.rules.registry import JST, Round, registry
 from shien.rules.terms import frame_terms
 from shien.rules.text import wareki_date, wareki_datetime, wareki_month
@@ -22,7 +22,7 @@ from shien.rules.vocab import AUDIENCES, PURPOSES
 def minute(at: datetime | None = None) -> datetime:
     """The last second of the current minute: pages are built once a minute and never show a window
     as open after its deadline (a deadline of 17:00:00 reads as closed from 17:00:00)."""
-    return (at or now()).astimezone(JST).replace(second=59, microsecond=0)
+    return (at or clock.now()).astimezone(JST).replace(second=59, microsecond=0)
 
 
 def _window(r: Round, at: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from django.db import transaction
@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from shien.programs import documents
 from shien.programs.jgrants import employee_target
 from shien.programs.models import RoundDocument
+from shien.rules import clock
 from shien.rules.registry import JST, Program, Round, registry
 from shien.rules.terms import frame_terms
 from shien.rules.text import wareki_date, wareki_datetime
@@ -51,7 +52,7 @@ def cjk_fonts() -> tuple[str, ...]:
 def rules_day(window: Round) -> date:
     """The day whose parameters are the round's rules (its announcement, else its opening)."""
     moment = window.announced_at or window.acceptance_start
-    return moment.astimezone(JST).date() if moment else datetime.now(JST).date()
+    return moment.astimezone(JST).date() if moment else clock.today()
 
 
 def _source(src: dict[str, Any] | None, label: str) -> dict[str, Any] | None:

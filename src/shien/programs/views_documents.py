@@ -12,13 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from shien.accounts.models import User
 from shien.applications.views_office import STAFF, office_area, office_nav
+from shien.core.errors import DomainError, http_status
 from shien.programs import documents
 from shien.programs.models import RoundDocument
-from shien.rules.errors import DomainError
 from shien.rules.registry import registry
 from shien.rules.text import echo, wareki_datetime
-
-STATUS = {"forbidden": 403, "not_found": 404, "duplicate": 409, "too_large": 413}
 
 
 @never_cache
@@ -75,10 +73,7 @@ def _round_page(
 @require_http_methods(["GET", "POST"])
 def round_documents(request: HttpRequest, user: User, program: str, round_id: str) -> HttpResponse:
     """GET: the round's documents (and, for the secretariat, the upload form); POST: publish one."""
-    try:
-        documents.round_get(program, round_id)
-    except DomainError:
-        raise Http404("公募回が見つかりません") from None
+    documents.round_get(program, round_id)  # not_found: the 404 page
     if request.method == "GET":
         return _round_page(request, program, round_id)
     typed_title = request.POST.get("title", "")
@@ -98,7 +93,7 @@ def round_documents(request: HttpRequest, user: User, program: str, round_id: st
     except DomainError as exc:
         problems = [{"message": exc.message}]
         return _round_page(
-            request, program, round_id, values=values, problems=problems, status=STATUS.get(exc.code, 422)
+            request, program, round_id, values=values, problems=problems, status=http_status(exc)
         )
     messages.success(request, f"「{document.title}」を登録しました（{documents.size_text(document.size)}）")
     return redirect("office-round-documents", program, round_id)
@@ -110,16 +105,11 @@ def round_documents(request: HttpRequest, user: User, program: str, round_id: st
 def round_document_remove(
     request: HttpRequest, user: User, program: str, round_id: str, pk: int
 ) -> HttpResponse:
-    try:
-        documents.round_get(program, round_id)
-        if not documents.documents_of(program, round_id).filter(pk=pk).exists():
-            messages.info(request, "この資料はすでに削除されています")
-            return redirect("office-round-documents", program, round_id)
-        removed = documents.document_remove(actor=user, document_id=pk)
-    except DomainError as exc:
-        return _round_page(
-            request, program, round_id, problems=[{"message": exc.message}], status=STATUS.get(exc.code, 400)
-        )
+    documents.round_get(program, round_id)
+    if not documents.documents_of(program, round_id).filter(pk=pk).exists():
+        messages.info(request, "この資料はすでに削除されています")
+        return redirect("office-round-documents", program, round_id)
+    removed = documents.document_remove(actor=user, document_id=pk)
     if removed is None:
         messages.info(request, "この資料はすでに削除されています")
     else:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shien.rules.engine import now, round_dict
+from shien.rules import clock
+from shien.rules.engine import round_dict
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, Program, registry
 from shien.rules.vocab import AUDIENCES, EXPENSE_CATEGORIES, PURPOSES
@@ -101,5 +102,5 @@ def parameter_documents(program_id: str, at: datetime) -> list[dict[str, Any]]:
 
 
 def catalog(at: datetime | None = None) -> list[dict[str, Any]]:
-    moment = (at or now()).astimezone(JST)
+    moment = (at or clock.now()).astimezone(JST)
     return [program_document(p, moment) for p in registry().programs.values()]

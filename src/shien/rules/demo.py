@@ -30,7 +30,7 @@ def add_practice_rounds(at: datetime, days: int = 30) -> list[Round]:
     added = []
     for program in list(reg.programs.values()):
         dated = [r for r in program.rounds if r.acceptance_start and r.acceptance_end]
-        if program.kind != "grant" or not dated or any(r.id == PRACTICE_ID for r in program.rounds):
+        if program.kind != "grant" or not dated or program.round(PRACTICE_ID) is not None:
             continue
         latest = max(dated, key=lambda r: r.acceptance_end or start)
         frames = tuple(  # frames some dated round covers, and none is open now

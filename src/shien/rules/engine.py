@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shien.rules import clock
 from shien.rules.columns import Batch, profile_to_record
 from shien.rules.frames import RULES
 from shien.rules.frames.base import Context, Note, Outcome, RoundInfo
@@ -375,16 +376,12 @@ def non_grant_results(ev: Evaluation) -> list[dict[str, Any]]:
 # -- the two entry points ----------------------------------------------------------------------------
 
 
-def now() -> datetime:
-    return datetime.now(tz=JST)
-
-
 def estimate(
     profiles: list[Profile], *, as_of: datetime | None = None, frames: Collection[str] | None = None
 ) -> list[dict[str, Any]]:
     """One result document per profile, in input order. `as_of` overrides each profile's own.
     `frames` ("program/frame" keys) keeps only those results (an application needs its own frame's)."""
-    fallback = now()
+    fallback = clock.now()
     groups: dict[datetime, list[int]] = {}
     moments = [(as_of or p.as_of or fallback).astimezone(JST) for p in profiles]
     for index, moment in enumerate(moments):

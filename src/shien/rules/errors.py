@@ -1,4 +1,8 @@
-"""The one error type of the domain: a stable `code`, a Japanese message, and per-field details."""
+"""The one error type of the domain: a stable `code`, a Japanese message, and per-field details.
+
+Defined here, at the bottom, because the rules raise it for their own input and import nothing above
+them; the rest of the site uses it through `shien.core.errors`, which holds the registry of every code
+with its HTTP status (a code the rules raise is registered there too)."""
 
 from __future__ import annotations
 

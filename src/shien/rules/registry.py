@@ -140,6 +140,13 @@ class Program:
     def rounds_for(self, frame: str) -> tuple[Round, ...]:
         return tuple(r for r in self.rounds if frame in r.frames)
 
+    def round(self, round_id: str) -> Round | None:
+        """The round `round_id` of this program, or None (a handful of rounds: a scan is cheapest)."""
+        for r in self.rounds:
+            if r.id == round_id:
+                return r
+        return None
+
 
 @dataclass(frozen=True)
 class ParamView:
@@ -297,6 +304,14 @@ class Registry:
     def frame(self, key: str) -> Frame:
         program, _, frame = key.partition("/")
         return self.programs[program].frames[frame]
+
+    def round(self, program: str, round_id: str) -> Round | None:
+        """The round `round_id` of `program`; None where either is unknown (callers decide what that means).
+
+        Reads `programs` on every call, so practice rounds added for the demo (rules.demo) are found.
+        """
+        found = self.programs.get(program)
+        return found.round(round_id) if found is not None else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from shien.rules.registry import Frame, ParamView, registry
-from shien.rules.text import man_yen, rate
+from shien.rules.text import man_yen, period, rate, year_range
 from shien.rules.vec import frac, percent
 from shien.rules.vocab import EXPENSE_CATEGORIES
 
@@ -77,10 +77,11 @@ def _monozukuri(frame: Frame, p: ParamView) -> dict[str, Any]:
     else:
         rates = _rates(("中小企業者", r["base"]), ("小規模事業者", r["small"]), source=src)
     special = p["monozukuri.wage_special.requirements"]
+    years = year_range(p["monozukuri.plan_years"])
     provisions = [
         {
             "name": "大幅賃上げ特例",
-            "text": f"補助事業終了後3〜5年で給与支給総額を年平均{percent(frac(special['payroll_cagr']))}%以上増加させ、事業場内最低賃金を毎年{special['min_wage_annual_increase_yen']}円以上引き上げる事業者は補助上限額を引上げ（新型コロナ回復加速化特例の適用事業者を除く）",
+            "text": f"補助事業終了後{years}で給与支給総額を年平均{percent(frac(special['payroll_cagr']))}%以上増加させ、事業場内最低賃金を毎年{special['min_wage_annual_increase_yen']}円以上引き上げる事業者は補助上限額を引上げ（新型コロナ回復加速化特例の適用事業者を除く）",
             "source": _src(p, "monozukuri.wage_special.requirements"),
         }
     ]
@@ -89,13 +90,21 @@ def _monozukuri(frame: Frame, p: ParamView) -> dict[str, Any]:
             {"name": "新型コロナ回復加速化特例", "text": f"補助率 {rate(frac(r['covid']))}", "source": src}
         )
     premium = p["monozukuri.basic.min_wage_premium_yen"]
+    program = registry().programs[frame.program]
+    # 「17次公募に申請した事業者は18次公募に申請できない」: from the rounds' `excludes_later`
+    exclusions = [
+        f"{earlier.name}に申請した事業者は{later.name}に申請できない"
+        for earlier in program.rounds
+        for later_id in earlier.excludes_later
+        if (later := program.round(later_id)) is not None
+    ]
     requirements = [
         f"付加価値額（営業利益＋人件費＋減価償却費）の年平均成長率{percent(frac(p['monozukuri.basic.value_added_cagr']))}%以上",
         f"給与支給総額の年平均成長率{percent(frac(p['monozukuri.basic.payroll_cagr']))}%以上",
         f"事業場内最低賃金が地域別最低賃金＋{premium}円以上",
-        "上記（基本要件）を目指す3〜5年の事業計画に取り組むこと",
+        f"上記（基本要件）を目指す{years}の事業計画に取り組むこと",
         "機械装置・システム構築費を含むこと（必須）",
-        "17次公募に申請した事業者は18次公募に申請できない",
+        *exclusions,
     ]
     if fid == "shoryokuka":
         if p["monozukuri.shoryokuka.sier"]:
@@ -122,10 +131,20 @@ def _jizokuka(frame: Frame, p: ParamView) -> dict[str, Any]:
     rows = [("小規模事業者", r["base"])]
     if frame.id == "chingin":
         rows.append(("賃金引上げ枠のうち赤字事業者", r["chingin_deficit"]))
+        premium = p["jizokuka.chingin.min_wage_premium_yen"]
+        # the frames' summaries in the YAML say the same, with the figure typed in
+        what = f"事業場内最低賃金を地域別最低賃金より+{premium}円以上とする事業者（既に達成している場合は現在の事業場内最低賃金より+{premium}円以上）"
+    elif frame.id == "sogyo":
+        years = p["jizokuka.sogyo.years_since_founding"]
+        what = f"過去{years}年以内に「特定創業支援等事業」による支援を受け創業した事業者"
+    else:
+        what = frame.summary
+    # 小規模事業者: 商業・サービス業 (小売業 stands for them) and 製造業その他 (製造業), from the law's parameters
+    commerce, other = p["sme.小売業"]["small_employees_max"], p["sme.製造業"]["small_employees_max"]
     requirements = [
-        "小規模事業者であること（商業・サービス業（宿泊業・娯楽業を除く）は従業員5人以下、製造業その他は20人以下）",
+        f"小規模事業者であること（商業・サービス業（宿泊業・娯楽業を除く）は従業員{commerce}人以下、製造業その他は{other}人以下）",
         "商工会・商工会議所の支援を受けて経営計画を作成し、事業支援計画書（様式4）の交付を受けること",
-        frame.summary,
+        what,
     ]
     return {
         "caps": {
@@ -152,13 +171,13 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
     common = [
         "事務局に登録されたITツールを、登録されたIT導入支援事業者と共同で申請すること",
         "ハードウェアのみの購入は対象外",
-        "クラウド利用料は最大2年分",
+        f"クラウド利用料は最大{period(p['it_donyu.cloud_max_months'])}分",
     ]
     if fid == "tsujo":
         bands = p["it_donyu.tsujo.bands"]
         rows = [
             {
-                "employees": f"{bands[0]['min_processes']}〜3プロセス",
+                "employees": f"{bands[0]['min_processes']}〜{bands[1]['min_processes'] - 1}プロセス",
                 "cap_yen": bands[0]["upper"],
                 "lower_yen": bands[0]["lower"],
             },
@@ -180,7 +199,10 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
     if fid in ("invoice", "fukusu"):
         sw, pc, reg = p["it_donyu.invoice.software"], p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"]
         rows = [
-            {"employees": "会計・受発注・決済ソフト（1機能以上）", "cap_yen": sw["tier_threshold_yen"]},
+            {
+                "employees": f"会計・受発注・決済ソフト（{sw['min_functions']}機能以上）",
+                "cap_yen": sw["tier_threshold_yen"],
+            },
             {"employees": f"同（{sw['min_functions_for_over']}機能以上）", "cap_yen": sw["cap"]},
             {"employees": "PC・タブレット等", "cap_yen": pc["cap"]},
             {"employees": "レジ・券売機等", "cap_yen": reg["cap"]},
@@ -206,7 +228,7 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
             # ① scales with the members: each row is the limit per member (× 構成員数)
             terms["caps"]["rows"] = [
                 {
-                    "employees": "会計・受発注・決済ソフト（1機能以上）1者あたり × 構成員数",
+                    "employees": f"会計・受発注・決済ソフト（{sw['min_functions']}機能以上）1者あたり × 構成員数",
                     "cap_yen": per["software_tier_per_member"],
                 },
                 {
@@ -264,7 +286,7 @@ def _it(frame: Frame, p: ParamView) -> dict[str, Any]:
         "lower_limit_yen": s["lower"],
         "provisions": [],
         "requirements": [
-            "IPA「サイバーセキュリティお助け隊サービスリスト」掲載サービスの利用料（最大2年分）"
+            f"IPA「サイバーセキュリティお助け隊サービスリスト」掲載サービスの利用料（最大{period(s['max_months'])}分）"
         ],
     }
 

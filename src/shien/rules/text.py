@@ -34,6 +34,21 @@ def man_yen(amount: int) -> str:
     return yen(amount)
 
 
+def period(months: int) -> str:
+    """A span given in months, as people say it: 2年 for 24 months, else 18か月."""
+    return f"{months // 12}年" if months % 12 == 0 else f"{months}か月"
+
+
+def period_months(months: int) -> str:
+    """The same span with its months first: 24か月（2年）, or 18か月."""
+    return f"{months}か月（{months // 12}年）" if months % 12 == 0 else f"{months}か月"
+
+
+def year_range(span: dict[str, int]) -> str:
+    """A plan period parameter {min, max} (years) as written: 3〜5年."""
+    return f"{span['min']}〜{span['max']}年"
+
+
 def rate(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 

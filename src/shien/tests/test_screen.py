@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from conftest import Clock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -315,18 +316,16 @@ def test_parquet_rows_are_counted_from_one(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_no_open_round_is_said_on_stderr_and_stdout_stays_clean(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clock: Clock
 ) -> None:
     from datetime import datetime
-
-    import shien.rules.engine
 
     source = tmp_path / "in.csv"
     source.write_text("industry,employees\n製造業,3\n", encoding="utf-8")
     assert main(["screen", str(source), str(tmp_path / "a.csv"), "--as-of", "2024-03-20"]) == 0
     assert "受付中の公募回はありません" not in capsys.readouterr().err
     # without --as-of, on a day after every round: the notice says so and how to choose the day
-    monkeypatch.setattr(shien.rules.engine, "now", lambda: datetime(2031, 1, 6, 9, 0, tzinfo=JST))
+    clock.set(datetime(2031, 1, 6, 9, 0, tzinfo=JST))
     assert main(["screen", str(source), str(tmp_path / "b.csv")]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -10,7 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
-from shien.rules.errors import DomainError
+from shien.core.errors import DomainError, http_status
 from shien.rules.output import ErrorDocument, EstimateDocument, ProgramDocument
 from shien.rules.schema import Profile, japanese_errors
 
@@ -48,8 +48,8 @@ api = ShienAPI(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    status = {"not_found": 404, "too_large": 413, "unsupported_charset": 415}.get(exc.code, 422)
-    return api.create_response(request, exc.as_dict(), status=status)
+    """The ErrorDocument, with the status the error registry gives its code (as pages answer)."""
+    return api.create_response(request, exc.as_dict(), status=http_status(exc))
 
 
 @api.exception_handler(NinjaValidationError)

@@ -225,10 +225,10 @@ def _child(role: str) -> int:
     if role == "tasks":
         _stop_with_parent()
     if is_demo():  # before anything derived from the registry is built
+        from shien.rules import clock
         from shien.rules.demo import add_practice_rounds
-        from shien.rules.engine import now
 
-        add_practice_rounds(now())
+        add_practice_rounds(clock.now())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shien.web.settings")
     import django
 

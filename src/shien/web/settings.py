@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "shien.core.middleware.DomainErrorMiddleware",  # an uncaught DomainError: the refusal page, its status
 ]
 
 ROOT_URLCONF = "shien.web.urls"

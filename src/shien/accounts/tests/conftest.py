@@ -1,4 +1,5 @@
-"""Fixtures of the login tests: a frozen TOTP clock, codes computed from a device's key, a local OIDC provider."""
+"""Fixtures of the login tests: the frozen time of the authenticator app (`totp`, django-otp's clock; the
+app's own clock is the root `clock` fixture), codes computed from a device's key, a local OIDC provider."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from shien.accounts.tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, Running
 
 
-class Clock:
+class Totp:
     """The time django-otp's TOTP device sees (so that codes do not change in the middle of a test)."""
 
     def __init__(self) -> None:
@@ -25,9 +26,9 @@ class Clock:
 
     def code(self, device: TOTPDevice, steps: int = 0) -> str:
         """The code the user's authenticator app shows `steps` periods from now."""
-        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-        totp.time = self.now + steps * device.step
-        return f"{totp.token():0{device.digits}d}"
+        generator = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        generator.time = self.now + steps * device.step
+        return f"{generator.token():0{device.digits}d}"
 
     def tick(self) -> None:
         """The next 30 s period: a new code (a used code is never accepted twice)."""
@@ -35,8 +36,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    frozen = Clock()
+def totp(monkeypatch: pytest.MonkeyPatch) -> Totp:
+    frozen = Totp()
     monkeypatch.setattr("django_otp.plugins.otp_totp.models.time", SimpleNamespace(time=lambda: frozen.now))
     return frozen
 

@@ -9,7 +9,7 @@ from conftest import axe_violations
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shien.accounts.models import ExternalIdentity, User
-from shien.accounts.tests.conftest import Clock
+from shien.accounts.tests.conftest import Totp
 from shien.accounts.tests.oidc_provider import Provider
 from shien.applications.tests.factories import user
 
@@ -35,7 +35,7 @@ def test_gbizid_button_logs_in_through_the_provider(
 
 
 def test_enabling_two_factor_and_the_two_step_login(
-    live_server: Any, page: Any, browser: Any, clock: Clock, axe_source: str, artifacts: Any
+    live_server: Any, page: Any, browser: Any, totp: Totp, axe_source: str, artifacts: Any
 ) -> None:
     user("hanako@example.jp")
     page.goto(live_server.url + "/accounts/login/")
@@ -51,7 +51,7 @@ def test_enabling_two_factor_and_the_two_step_login(
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the data: SVG passes the CSP
     page.screenshot(path=str(artifacts / "totp-enable.png"), full_page=True)
     device = TOTPDevice.objects.get()
-    page.get_by_label("確認コード（6桁）").fill(clock.code(device))
+    page.get_by_label("確認コード（6桁）").fill(totp.code(device))
     page.get_by_role("button", name="確認して有効にする").click()
     page.get_by_role("heading", name="バックアップコード").wait_for()
     assert page.locator("ul.backup-codes li").count() == 10
@@ -61,7 +61,7 @@ def test_enabling_two_factor_and_the_two_step_login(
     page.get_by_role("button", name="ログアウト").click()
     page.wait_for_url(live_server.url + "/")
 
-    clock.tick()
+    totp.tick()
     page.goto(live_server.url + "/accounts/login/?next=/mypage/")
     page.get_by_label("メールアドレス").fill("hanako@example.jp")
     page.get_by_label("パスワード").fill("correct horse battery")
@@ -78,7 +78,7 @@ def test_enabling_two_factor_and_the_two_step_login(
     page.goto(live_server.url + "/mypage/")  # not logged in yet
     page.get_by_role("heading", name="ログイン").wait_for()
     page.goto(live_server.url + "/accounts/login/verify/")
-    page.get_by_label("確認コード").fill(clock.code(device))
+    page.get_by_label("確認コード").fill(totp.code(device))
     page.get_by_role("button", name="確認してログイン").click()
     page.get_by_role("heading", name="マイページ").wait_for()
     assert page.url == live_server.url + "/mypage/"

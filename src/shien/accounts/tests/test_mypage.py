@@ -7,7 +7,7 @@ from django.test import Client
 
 from shien.accounts.models import Role
 from shien.applications.tests.factories import organization, user
-from shien.rules.engine import now
+from shien.rules import clock
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import registry
 
@@ -21,8 +21,8 @@ def test_mypage_lists_own_organizations_and_open_frames_only(client: Client) -> 
     client.force_login(owner)
     page = client.get("/mypage/").content.decode()
     assert "自社株式会社" in page and "他社株式会社" not in page
-    open_now = {k for k, info in rounds_at(now()).items() if info.accepting}
-    offered = {k for k in rounds_at(now()) if f'<option value="{k}"' in page}
+    open_now = {k for k, info in rounds_at(clock.now()).items() if info.accepting}
+    offered = {k for k in rounds_at(clock.now()) if f'<option value="{k}"' in page}
     assert offered == open_now
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from shien.accounts import oidc, twofactor
 from shien.accounts.models import ExternalIdentity, User
-from shien.accounts.tests.conftest import Clock
+from shien.accounts.tests.conftest import Totp
 from shien.accounts.tests.oidc_provider import Provider
 from shien.applications.tests.factories import user
 from shien.core.models import AuditLog
@@ -183,16 +183,16 @@ def test_an_unreachable_provider_is_a_page_not_a_500(
     assert response.status_code == 502 and "GビズIDとの通信に失敗しました" in response.content.decode()
 
 
-def test_a_two_factor_user_still_enters_the_code(client: Client, provider: Provider, clock: Clock) -> None:
+def test_a_two_factor_user_still_enters_the_code(client: Client, provider: Provider, totp: Totp) -> None:
     person = User.objects.create_user("gbiz@example.jp", None)  # no password: the code proves the link
     device = twofactor.totp_setup(user=person)
-    twofactor.totp_confirm(user=person, code=clock.code(device))
-    clock.tick()
+    twofactor.totp_confirm(user=person, code=totp.code(device))
+    totp.tick()
     response = via_provider(client, provider, next_url="/accounts/security/")
     assert response.status_code == 302 and response.url == "/accounts/login/verify/"
     assert logged_in(client) is None and client.get("/mypage/").status_code == 302
     assert not ExternalIdentity.objects.exists()  # linked only after the code
-    response = client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    response = client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert response.status_code == 302 and response.url == "/accounts/security/"
     assert logged_in(client) == person
     assert client.session["_auth_user_backend"] == "shien.accounts.backends.ExternalIdentityBackend"

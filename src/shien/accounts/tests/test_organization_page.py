@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.test import Client
 
@@ -136,7 +137,7 @@ def test_the_owner_invites_and_removes_members_but_never_the_last_owner(
     newcomer.save()
     login(client, owner)
     bad = client.post(f"/organizations/{org.pk}/members/", {"email": "not-an-address", "kind": "member"})
-    assert bad.status_code == 400 and "形式" in bad.content.decode()
+    assert bad.status_code == 422 and "形式" in bad.content.decode()  # invalid_input, as everywhere
     assert 'value="not-an-address"' in bad.content.decode()  # what was typed stays
     answers = []
     for address in ("nobody@example.jp", "new.comer@EXAMPLE.jp"):  # no account / an account
@@ -246,12 +247,12 @@ def test_consent_lets_the_advisor_act_until_it_is_revoked(client: Client, world:
 
 
 def test_a_submitted_application_keeps_the_facts_it_was_judged_on(
-    monkeypatch: pytest.MonkeyPatch, world: dict[str, Any], settings: Any
+    world: dict[str, Any], settings: Any, clock: Clock
 ) -> None:
     from shien.accounts import members
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 20, 10, 0, tzinfo=JST))
+    clock.set(datetime(2024, 3, 20, 10, 0, tzinfo=JST))
     org, owner = world["org"], world["owner"]
     draft = services.application_create(
         actor=owner, organization=org, program="monozukuri", frame="shoryokuka", plan=MONOZUKURI_PLAN

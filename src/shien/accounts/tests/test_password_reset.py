@@ -4,17 +4,16 @@ queue, and limits per address (no more mail, the same answer) and per client (42
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.test import Client
 
 from shien.accounts.models import MailRequest, User
 from shien.applications.tests.factories import user
-from shien.rules import engine
-from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 DONE = "/accounts/password_reset/done/"
@@ -23,10 +22,6 @@ DONE = "/accounts/password_reset/done/"
 @pytest.fixture(autouse=True)
 def _mail(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-def at(monkeypatch: Any, moment: datetime) -> None:
-    monkeypatch.setattr(engine, "now", lambda: moment)
 
 
 def reset(capture: Any, email: str, ip: str = "192.0.2.1") -> Any:
@@ -57,10 +52,9 @@ def test_the_mail_is_queued_and_its_link_sets_a_new_password(django_capture_on_c
 
 
 def test_the_fourth_reset_for_one_address_in_an_hour_sends_no_mail_and_the_same_answer(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    django_capture_on_commit_callbacks: Any, clock: Clock
 ) -> None:
-    start = datetime.now(tz=JST)
-    at(monkeypatch, start)
+    start = clock.now()  # frozen
     user("demo@shien.example")
     answers = [
         reset(django_capture_on_commit_callbacks, "demo@shien.example", ip=f"192.0.2.{n}") for n in range(5)
@@ -71,7 +65,7 @@ def test_the_fourth_reset_for_one_address_in_an_hour_sends_no_mail_and_the_same_
     assert (unknown.status_code, unknown.url) == (302, DONE) and len(mail.outbox) == 3
     page = Client().get(DONE).content.decode()
     assert "1時間に3通まで" in page and "数分かかる" in page
-    at(monkeypatch, start + timedelta(hours=1, seconds=1))
+    clock.set(start + timedelta(hours=1, seconds=1))
     reset(django_capture_on_commit_callbacks, "demo@shien.example", ip="192.0.2.60")
     assert len(mail.outbox) == 4
     assert MailRequest.objects.filter(kind="password_reset", outcome="suppressed").count() == 2
@@ -84,10 +78,9 @@ def test_the_fourth_reset_for_one_address_in_an_hour_sends_no_mail_and_the_same_
 
 
 def test_the_eleventh_mail_request_from_one_client_gets_429(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    django_capture_on_commit_callbacks: Any, clock: Clock
 ) -> None:
-    start = datetime.now(tz=JST)
-    at(monkeypatch, start)
+    start = clock.now()  # frozen
     user("demo@shien.example")
     client = Client(REMOTE_ADDR="192.0.2.1")
     for n in range(5):  # sign-ups and resets share the client's limit
@@ -101,6 +94,6 @@ def test_the_eleventh_mail_request_from_one_client_gets_429(
     assert refused.status_code == 429 and refused["Retry-After"] == str(60 * 60)
     assert "しばらくおいてから" in refused.content.decode() and "60分ほど" in refused.content.decode()
     assert [m.to[0] for m in mail.outbox] == [f"s{n}@example.jp" for n in range(5)]  # no reset: r* unknown
-    at(monkeypatch, start + timedelta(hours=1, seconds=1))
+    clock.set(start + timedelta(hours=1, seconds=1))
     assert reset(django_capture_on_commit_callbacks, "demo@shien.example").status_code == 302
     assert mail.outbox[-1].to == ["demo@shien.example"]

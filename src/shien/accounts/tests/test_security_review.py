@@ -20,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shien.accounts import oidc, twofactor
 from shien.accounts.models import ExternalIdentity, User
-from shien.accounts.tests.conftest import Clock, wait_out_throttle
+from shien.accounts.tests.conftest import Totp, wait_out_throttle
 from shien.accounts.tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from shien.accounts.tests.test_oidc import logged_in, via_provider
 from shien.accounts.tests.test_two_factor import PASSWORD, enabled, password_step
@@ -33,21 +33,21 @@ pytestmark = pytest.mark.django_db
 # --- the half-logged-in state and the session ------------------------------------------------
 
 
-def test_each_login_step_gives_a_new_session_key(client: Client, clock: Clock) -> None:
+def test_each_login_step_gives_a_new_session_key(client: Client, totp: Totp) -> None:
     u = user("fix@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "fix@example.jp")
     pending_key = client.session.session_key
     assert pending_key
-    client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert client.session.session_key != pending_key  # rotated by login() after the code
     assert client.session["_auth_user_id"] == str(u.pk)
 
 
-def test_a_session_key_known_before_the_password_is_useless_after_it(client: Client, clock: Clock) -> None:
+def test_a_session_key_known_before_the_password_is_useless_after_it(client: Client, totp: Totp) -> None:
     """Session fixation: whoever planted the cookie cannot use the pending login to guess codes."""
     u = user("planted@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     attacker = Client()
     attacker.get("/accounts/login/")
     attacker.post("/accounts/login/", {"username": "nobody@example.jp", "password": "x"})
@@ -59,7 +59,7 @@ def test_a_session_key_known_before_the_password_is_useless_after_it(client: Cli
     assert client.session.session_key != session.session_key
     attacker.cookies["sessionid"] = session.session_key
     assert attacker.get("/accounts/login/verify/").status_code == 302  # no pending login in it
-    attacker.post("/accounts/login/verify/", {"code": clock.code(device)})
+    attacker.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert "_auth_user_id" not in attacker.session
 
 
@@ -78,9 +78,9 @@ def test_a_session_key_known_before_the_password_is_useless_after_it(client: Cli
         ("get", "/office/"),
     ],
 )
-def test_the_pending_login_opens_nothing(client: Client, clock: Clock, method: str, url: str) -> None:
+def test_the_pending_login_opens_nothing(client: Client, totp: Totp, method: str, url: str) -> None:
     u = user("half@example.jp")
-    enabled(u, clock)
+    enabled(u, totp)
     password_step(client, "half@example.jp")
     response = getattr(client, method)(url)
     assert response.status_code in (302, 403, 404)
@@ -93,11 +93,11 @@ def test_the_pending_login_opens_nothing(client: Client, clock: Clock, method: s
 @pytest.mark.parametrize(
     "evil", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "http:evil"]
 )
-def test_next_never_leaves_the_site(client: Client, clock: Clock, evil: str) -> None:
+def test_next_never_leaves_the_site(client: Client, totp: Totp, evil: str) -> None:
     u = user("next@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "next@example.jp", evil)
-    response = client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    response = client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert response.status_code == 302 and response.url == "/mypage/"
 
 
@@ -109,9 +109,9 @@ def test_next_of_an_external_login_never_leaves_the_site(
     assert response.status_code == 302 and response.url == "/mypage/"
 
 
-def test_the_code_step_needs_the_csrf_token(clock: Clock) -> None:
+def test_the_code_step_needs_the_csrf_token(totp: Totp) -> None:
     u = user("csrf@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     client = Client(enforce_csrf_checks=True)
     page = client.get("/accounts/login/").content.decode()
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
@@ -120,26 +120,26 @@ def test_the_code_step_needs_the_csrf_token(clock: Clock) -> None:
         {"username": "csrf@example.jp", "password": PASSWORD, "csrfmiddlewaretoken": token},
     )
     assert response.status_code == 302
-    refused = client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    refused = client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert refused.status_code == 403 and "_auth_user_id" not in client.session
 
 
 # --- codes: replay, throttling, storage --------------------------------------------------------
 
 
-def test_a_code_used_to_log_in_cannot_turn_two_factor_off(client: Client, clock: Clock) -> None:
+def test_a_code_used_to_log_in_cannot_turn_two_factor_off(client: Client, totp: Totp) -> None:
     u = user("replay@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "replay@example.jp")
-    code = clock.code(device)
+    code = totp.code(device)
     client.post("/accounts/login/verify/", {"code": code})
     response = client.post("/accounts/security/totp/disable/", {"code": code})  # a looker-on saw it
     assert response.status_code == 400 and twofactor.has_two_factor(u)
 
 
-def test_backup_codes_are_stored_hashed(clock: Clock) -> None:
+def test_backup_codes_are_stored_hashed(totp: Totp) -> None:
     u = user("hashed@example.jp")
-    _, codes = enabled(u, clock)
+    _, codes = enabled(u, totp)
     stored = set(StaticToken.objects.values_list("token", flat=True))
     assert len(stored) == 10 and not stored & set(codes)
     assert not any(c in s or s in c for s in stored for c in codes)
@@ -152,26 +152,26 @@ def test_backup_codes_are_stored_hashed(clock: Clock) -> None:
         twofactor.verify_code(user=u, code=next(iter(stored)))
 
 
-def test_backup_codes_survive_a_secret_key_rotation(clock: Clock, settings: Any) -> None:
+def test_backup_codes_survive_a_secret_key_rotation(totp: Totp, settings: Any) -> None:
     u = user("rotate@example.jp")
-    _, codes = enabled(u, clock)
+    _, codes = enabled(u, totp)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
     assert twofactor.verify_code(user=u, code=codes[0]).backup_code
 
 
 def test_wrong_backup_codes_and_totp_codes_share_one_count_and_a_lock_holds_the_right_code(
-    client: Client, clock: Clock
+    client: Client, totp: Totp
 ) -> None:
     u = user("mixed@example.jp")
-    device, codes = enabled(u, clock)
+    device, codes = enabled(u, totp)
     password_step(client, "mixed@example.jp")
     for wrong in ("aaaaaaaa", "999999", "bbbbbbbb", "888888", "cccccccc"):
         wait_out_throttle()
         client.post("/accounts/login/verify/", {"code": wrong})
     u.refresh_from_db()
     assert u.locked_until is not None
-    for right in (clock.code(device), codes[0]):  # locked: even the right codes are refused
+    for right in (totp.code(device), codes[0]):  # locked: even the right codes are refused
         with pytest.raises(Exception, match="15分間"):
             twofactor.verify_code(user=u, code=right)
     assert twofactor.backup_codes_left(u) == 10  # and the backup code was not spent
@@ -181,21 +181,21 @@ def test_wrong_backup_codes_and_totp_codes_share_one_count_and_a_lock_holds_the_
 
 
 def test_no_code_or_secret_reaches_the_audit_log_or_the_log(
-    client: Client, clock: Clock, provider: Provider, caplog: pytest.LogCaptureFixture
+    client: Client, totp: Totp, provider: Provider, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     u = user("quiet@example.jp")
-    device, codes = enabled(u, clock)
+    device, codes = enabled(u, totp)
     password_step(client, "quiet@example.jp")
     client.post("/accounts/login/verify/", {"code": codes[0]})
-    clock.tick()
-    client.post("/accounts/security/backup-codes/new/", {"code": clock.code(device)})
+    totp.tick()
+    client.post("/accounts/security/backup-codes/new/", {"code": totp.code(device)})
     new_codes = client.session.get("two_factor_new_backup_codes") or []
     provider.sign_with_rogue_key = True
     via_provider(Client(), provider)
     audit = json.dumps(list(AuditLog.objects.values("reason", "data")), ensure_ascii=False)
     secret = base64.b32encode(device.bin_key).decode()
-    for value in [*codes, *new_codes, secret, device.key, CLIENT_SECRET, clock.code(device)]:
+    for value in [*codes, *new_codes, secret, device.key, CLIENT_SECRET, totp.code(device)]:
         assert value not in audit and value not in caplog.text
 
 
@@ -378,9 +378,9 @@ def test_a_broken_provider_is_a_page_not_a_500(
     assert logged_in(client) is None
 
 
-def test_odd_input_to_the_code_step_is_a_page_not_a_500(client: Client, clock: Clock) -> None:
+def test_odd_input_to_the_code_step_is_a_page_not_a_500(client: Client, totp: Totp) -> None:
     u = user("odd@example.jp")
-    enabled(u, clock)
+    enabled(u, totp)
     password_step(client, "odd@example.jp")
     for odd in ("", "x" * 10_000, "\x00\x01", "１２３４５６", "'; drop table users; --", "١٢٣٤٥٦"):
         TOTPDevice.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
@@ -438,25 +438,25 @@ def test_a_pending_link_is_not_given_to_another_user(client: Client, provider: P
 
 
 def test_provider_mfa_does_not_skip_the_code_when_linking_by_email(
-    client: Client, provider: Provider, clock: Clock
+    client: Client, provider: Provider, totp: Totp
 ) -> None:
     """A user without a password (made by staff or an earlier link) and with 2FA: the code proves the link."""
     person = User.objects.create_user("gbiz@example.jp", None)
-    device, _ = enabled(person, clock)
+    device, _ = enabled(person, totp)
     provider.amr = ["mfa"]
     response = via_provider(client, provider)
     assert response.url == "/accounts/login/verify/" and not ExternalIdentity.objects.exists()
-    client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert logged_in(client) == person and ExternalIdentity.objects.get().user == person
     other = Client()  # linked now: the provider's multi-factor is enough
     assert via_provider(other, provider).url == "/mypage/" and logged_in(other) == person
 
 
 def test_amr_counts_only_from_the_id_token(
-    client: Client, provider: Provider, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    client: Client, provider: Provider, totp: Totp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     person = user("gbiz@example.jp")
-    device, _ = enabled(person, clock)
+    device, _ = enabled(person, totp)
     ExternalIdentity.objects.create(user=person, issuer=provider.url, subject="gbiz-0001")
     real = provider.userinfo
     monkeypatch.setattr(
@@ -487,7 +487,7 @@ def test_userinfo_of_another_subject_is_refused(
 
 
 def test_an_inactive_user_cannot_log_in_through_the_provider_or_finish_the_code_step(
-    client: Client, provider: Provider, clock: Clock
+    client: Client, provider: Provider, totp: Totp
 ) -> None:
     person = User.objects.create_user("gbiz@example.jp", None)
     ExternalIdentity.objects.create(user=person, issuer=provider.url, subject="gbiz-0001")
@@ -495,22 +495,22 @@ def test_an_inactive_user_cannot_log_in_through_the_provider_or_finish_the_code_
     response = via_provider(client, provider)
     assert response.status_code == 403 and logged_in(client) is None
     u = user("leaver@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "leaver@example.jp")
     User.objects.filter(pk=u.pk).update(is_active=False)  # deactivated between the two steps
-    assert client.post("/accounts/login/verify/", {"code": clock.code(device)}).status_code == 302
+    assert client.post("/accounts/login/verify/", {"code": totp.code(device)}).status_code == 302
     assert logged_in(client) is None
 
 
 def test_a_two_factor_user_with_a_password_links_after_password_and_code(
-    client: Client, provider: Provider, clock: Clock
+    client: Client, provider: Provider, totp: Totp
 ) -> None:
     existing = user("gbiz@example.jp")
-    device, _ = enabled(existing, clock)
+    device, _ = enabled(existing, totp)
     provider.amr = ["mfa"]  # the provider's own multi-factor does not replace the password here
     login_page = via_provider(client, provider).url
     assert login_page.startswith("/accounts/login/") and logged_in(client) is None
     client.post(login_page, {"username": "gbiz@example.jp", "password": PASSWORD})
     assert not ExternalIdentity.objects.exists()  # not before the code
-    client.post("/accounts/login/verify/", {"code": clock.code(device)})
+    client.post("/accounts/login/verify/", {"code": totp.code(device)})
     assert logged_in(client) == existing and ExternalIdentity.objects.get().user == existing

@@ -10,11 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.test import Client
 
@@ -22,8 +23,6 @@ from shien.accounts.mail_throttle import address_key
 from shien.accounts.models import MailRequest, User
 from shien.applications.tests.factories import user
 from shien.core.models import AuditLog
-from shien.rules import engine
-from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
 
@@ -106,11 +105,6 @@ def test_a_forged_or_expired_link_is_refused(
 # -- limits on the mail: per address, per client (accounts.mail_throttle) ---------------------------
 
 
-def at(monkeypatch: Any, moment: datetime) -> None:
-    """Set the clock the app uses (shien.rules.engine.now)."""
-    monkeypatch.setattr(engine, "now", lambda: moment)
-
-
 def post_signup(
     capture: Any, email: str, ip: str = "192.0.2.1", name: str = "山田 太郎", **extra: Any
 ) -> Any:
@@ -119,10 +113,9 @@ def post_signup(
 
 
 def test_the_fourth_sign_up_for_one_address_in_an_hour_sends_no_mail_and_shows_the_same_page(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    django_capture_on_commit_callbacks: Any, clock: Clock
 ) -> None:
-    start = datetime.now(tz=JST)
-    at(monkeypatch, start)
+    start = clock.now()  # frozen
     user("taken@example.jp")
     for address in ("victim@example.jp", "taken@example.jp"):  # a new address and a registered one
         mail.outbox.clear()
@@ -136,10 +129,10 @@ def test_the_fourth_sign_up_for_one_address_in_an_hour_sends_no_mail_and_shows_t
         assert "1時間に3通まで" in pages[0].content.decode() and "数分かかる" in pages[0].content.decode()
     # an hour later the address gets mail again
     mail.outbox.clear()
-    at(monkeypatch, start + timedelta(minutes=59))
+    clock.set(start + timedelta(minutes=59))
     post_signup(django_capture_on_commit_callbacks, "victim@example.jp", ip="192.0.2.9")
     assert mail.outbox == []
-    at(monkeypatch, start + timedelta(hours=1, seconds=1))
+    clock.set(start + timedelta(hours=1, seconds=1))
     post_signup(django_capture_on_commit_callbacks, "victim@example.jp", ip="192.0.2.9")
     assert [m.to for m in mail.outbox] == [["victim@example.jp"]]
     # the address is stored only as a keyed hash
@@ -152,16 +145,15 @@ def test_the_fourth_sign_up_for_one_address_in_an_hour_sends_no_mail_and_shows_t
 
 
 def test_the_eleventh_request_from_one_client_in_an_hour_gets_429(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any, caplog: Any
+    django_capture_on_commit_callbacks: Any, caplog: Any, clock: Clock
 ) -> None:
-    start = datetime.now(tz=JST)
-    at(monkeypatch, start)
+    start = clock.now()  # frozen
     for n in range(10):  # ten addresses: each its first mail
-        at(monkeypatch, start + timedelta(minutes=n))
+        clock.set(start + timedelta(minutes=n))
         assert post_signup(django_capture_on_commit_callbacks, f"a{n}@example.jp").status_code == 200
     assert len(mail.outbox) == 10
     caplog.set_level(logging.WARNING)
-    at(monkeypatch, start + timedelta(minutes=30))
+    clock.set(start + timedelta(minutes=30))
     refused = [  # a forged X-Forwarded-For is ignored without a trusted proxy: still the same client
         post_signup(
             django_capture_on_commit_callbacks, "b@example.jp", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"
@@ -179,11 +171,11 @@ def test_the_eleventh_request_from_one_client_in_an_hour_gets_429(
     # another client is not held up
     assert post_signup(django_capture_on_commit_callbacks, "b@example.jp", ip="192.0.2.77").status_code == 200
     # when the first request leaves the hour, the client may send one more
-    at(monkeypatch, start + timedelta(hours=1, seconds=1))
+    clock.set(start + timedelta(hours=1, seconds=1))
     assert post_signup(django_capture_on_commit_callbacks, "c@example.jp").status_code == 200
     assert post_signup(django_capture_on_commit_callbacks, "d@example.jp").status_code == 429
     # a day later the rows are gone (each request prunes what is older than the retention)
-    at(monkeypatch, start + timedelta(days=1, hours=2))
+    clock.set(start + timedelta(days=1, hours=2))
     assert post_signup(django_capture_on_commit_callbacks, "e@example.jp").status_code == 200
     assert MailRequest.objects.count() == 1
 

@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shien.accounts import twofactor
 from shien.accounts.models import Role, User
-from shien.accounts.tests.conftest import Clock, wait_out_throttle
+from shien.accounts.tests.conftest import Totp, wait_out_throttle
 from shien.applications.tests.factories import user
 from shien.core.models import AuditLog
 
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery"
 
 
-def enabled(u: User, clock: Clock) -> tuple[TOTPDevice, list[str]]:
-    """A user with 2FA on (as through the security page); the clock moves to the next code."""
+def enabled(u: User, totp: Totp) -> tuple[TOTPDevice, list[str]]:
+    """A user with 2FA on (as through the security page); the authenticator moves to the next code."""
     device = twofactor.totp_setup(user=u)
-    codes = twofactor.totp_confirm(user=u, code=clock.code(device))
-    clock.tick()
+    codes = twofactor.totp_confirm(user=u, code=totp.code(device))
+    totp.tick()
     device.refresh_from_db()
     return device, codes
 
@@ -35,7 +35,7 @@ def password_step(client: Client, email: str, next_url: str = "") -> str:
     return response.url
 
 
-def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: Client, clock: Clock) -> None:
+def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: Client, totp: Totp) -> None:
     u = user("taro@example.jp")
     assert password_step(client, "taro@example.jp") == "/mypage/"  # no 2FA yet: one step
     page = client.get("/accounts/security/").content.decode()
@@ -59,13 +59,13 @@ def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: C
     secret = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
     assert base64.b32decode(secret + "=" * (-len(secret) % 8)) == device.bin_key  # the key the app gets
 
-    wrong = "000000" if clock.code(device) != "000000" else "111111"
+    wrong = "000000" if totp.code(device) != "000000" else "111111"
     response = client.post("/accounts/security/totp/", {"code": wrong})
     assert response.status_code == 400 and "確認コードが正しくありません" in response.content.decode()
     device.refresh_from_db()
     assert not device.confirmed
     wait_out_throttle()
-    response = client.post("/accounts/security/totp/", {"code": clock.code(device)})
+    response = client.post("/accounts/security/totp/", {"code": totp.code(device)})
     assert response.status_code == 302 and response.url == "/accounts/security/backup-codes/"
     device.refresh_from_db()
     assert device.confirmed
@@ -80,9 +80,9 @@ def test_enabling_needs_the_right_code_and_shows_the_backup_codes_once(client: C
         twofactor.totp_setup(user=u)
 
 
-def test_login_asks_for_the_code_and_is_not_logged_in_before(client: Client, clock: Clock) -> None:
+def test_login_asks_for_the_code_and_is_not_logged_in_before(client: Client, totp: Totp) -> None:
     u = user("hanako@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     assert password_step(client, "hanako@example.jp", "/accounts/security/") == "/accounts/login/verify/"
     assert "_auth_user_id" not in client.session
     mypage = client.get("/mypage/")
@@ -93,7 +93,7 @@ def test_login_asks_for_the_code_and_is_not_logged_in_before(client: Client, clo
     assert response.status_code == 400 and "あと4回" in response.content.decode()
     assert client.get("/mypage/").status_code == 302
     wait_out_throttle()
-    code = clock.code(device)
+    code = totp.code(device)
     response = client.post("/accounts/login/verify/", {"code": f"{code[:3]} {code[3:]}"})  # spaces are fine
     assert response.status_code == 302 and response.url == "/accounts/security/"  # `next` is kept
     assert client.get("/mypage/").status_code == 200
@@ -107,9 +107,9 @@ def test_login_asks_for_the_code_and_is_not_logged_in_before(client: Client, clo
     assert other.post("/accounts/login/verify/", {"code": code}).status_code == 400
 
 
-def test_a_backup_code_works_once(client: Client, clock: Clock) -> None:
+def test_a_backup_code_works_once(client: Client, totp: Totp) -> None:
     u = user("backup@example.jp")
-    _, codes = enabled(u, clock)
+    _, codes = enabled(u, totp)
     password_step(client, "backup@example.jp")
     response = client.post("/accounts/login/verify/", {"code": codes[0].upper()})
     assert response.status_code == 302 and response.url == "/mypage/"
@@ -121,12 +121,12 @@ def test_a_backup_code_works_once(client: Client, clock: Clock) -> None:
     assert response.status_code == 400 and "_auth_user_id" not in client.session
 
 
-def test_wrong_codes_are_throttled_and_the_fifth_locks_login(client: Client, clock: Clock) -> None:
+def test_wrong_codes_are_throttled_and_the_fifth_locks_login(client: Client, totp: Totp) -> None:
     u = user("brute@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "brute@example.jp")
     assert client.post("/accounts/login/verify/", {"code": "999999"}).status_code in (400,)
-    at_once = client.post("/accounts/login/verify/", {"code": clock.code(device)})  # even the right code
+    at_once = client.post("/accounts/login/verify/", {"code": totp.code(device)})  # even the right code
     assert at_once.status_code == 429 and "秒ほど待って" in at_once.content.decode()
     wait_out_throttle()
     assert (
@@ -150,17 +150,17 @@ def test_wrong_codes_are_throttled_and_the_fifth_locks_login(client: Client, clo
     assert refused.status_code == 200 and "_auth_user_id" not in client.session  # the password is locked too
 
 
-def test_disabling_needs_a_current_code(client: Client, clock: Clock) -> None:
+def test_disabling_needs_a_current_code(client: Client, totp: Totp) -> None:
     u = user("off@example.jp")
-    device, _ = enabled(u, clock)
+    device, _ = enabled(u, totp)
     password_step(client, "off@example.jp")
-    client.post("/accounts/login/verify/", {"code": clock.code(device)})
-    clock.tick()
+    client.post("/accounts/login/verify/", {"code": totp.code(device)})
+    totp.tick()
     response = client.post("/accounts/security/totp/disable/", {"code": "000001"})
     assert response.status_code == 400 and "正しくありません" in response.content.decode()
     assert twofactor.has_two_factor(u)
     wait_out_throttle()
-    response = client.post("/accounts/security/totp/disable/", {"code": clock.code(device)})
+    response = client.post("/accounts/security/totp/disable/", {"code": totp.code(device)})
     assert response.status_code == 302 and not twofactor.has_two_factor(u)
     assert not StaticToken.objects.exists()
     assert AuditLog.objects.filter(action="otp.disable", object_id=str(u.pk)).exists()
@@ -168,7 +168,7 @@ def test_disabling_needs_a_current_code(client: Client, clock: Clock) -> None:
     assert password_step(Client(), "off@example.jp") == "/mypage/"  # one step again
 
 
-def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, clock: Clock) -> None:
+def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, totp: Totp) -> None:
     u = user("sessions@example.jp")
     password_step(client, "sessions@example.jp")  # the browser where 2FA is turned on
     other = Client()
@@ -177,7 +177,7 @@ def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, cl
     client.post("/accounts/security/totp/setup/", {"password": PASSWORD})
     device = TOTPDevice.objects.get(user=u)
     assert other.get("/mypage/").status_code == 200  # a pending device changes nothing yet
-    assert client.post("/accounts/security/totp/", {"code": clock.code(device)}).status_code == 302
+    assert client.post("/accounts/security/totp/", {"code": totp.code(device)}).status_code == 302
     assert client.get("/mypage/").status_code == 200  # this browser stays logged in
     ended = other.get("/mypage/")
     assert ended.status_code == 302 and ended.url.startswith("/accounts/login/")
@@ -185,32 +185,32 @@ def test_turning_two_factor_on_or_off_ends_the_other_sessions(client: Client, cl
     audit = AuditLog.objects.get(action="auth.sessions_end", object_id=str(u.pk))
     assert audit.actor == u and audit.data == {"cause": "otp.enable"}
 
-    clock.tick()
+    totp.tick()
     device.refresh_from_db()
     again = Client()  # logs in with the code: unaffected by what came before
     password_step(again, "sessions@example.jp")
-    assert again.post("/accounts/login/verify/", {"code": clock.code(device)}).status_code == 302
+    assert again.post("/accounts/login/verify/", {"code": totp.code(device)}).status_code == 302
     assert again.get("/mypage/").status_code == 200 and client.get("/mypage/").status_code == 200
-    clock.tick()
-    assert client.post("/accounts/security/totp/disable/", {"code": clock.code(device)}).status_code == 302
+    totp.tick()
+    assert client.post("/accounts/security/totp/disable/", {"code": totp.code(device)}).status_code == 302
     assert client.get("/mypage/").status_code == 200
     assert again.get("/mypage/").status_code == 302 and "_auth_user_id" not in again.session
     assert AuditLog.objects.filter(action="auth.sessions_end", data={"cause": "otp.disable"}).count() == 1
     # 新しいバックアップコード changes nothing for the other sessions
-    enabled(u, clock)
+    enabled(u, totp)
     third = Client()
     third.force_login(u)
     client.force_login(u)
-    code = clock.code(TOTPDevice.objects.get(user=u, confirmed=True))
+    code = totp.code(TOTPDevice.objects.get(user=u, confirmed=True))
     assert client.post("/accounts/security/backup-codes/new/", {"code": code}).status_code == 302
     assert third.get("/mypage/").status_code == 200
 
 
-def test_new_backup_codes_replace_the_old_ones(client: Client, clock: Clock) -> None:
+def test_new_backup_codes_replace_the_old_ones(client: Client, totp: Totp) -> None:
     u = user("regen@example.jp")
-    device, old = enabled(u, clock)
+    device, old = enabled(u, totp)
     client.force_login(u)
-    response = client.post("/accounts/security/backup-codes/new/", {"code": clock.code(device)})
+    response = client.post("/accounts/security/backup-codes/new/", {"code": totp.code(device)})
     assert response.url == "/accounts/security/backup-codes/"
     new = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", client.get(response.url).content.decode())
     assert len(new) == 10 and not set(new) & set(old)
@@ -219,7 +219,7 @@ def test_new_backup_codes_replace_the_old_ones(client: Client, clock: Clock) -> 
         twofactor.verify_code(user=u, code=old[1])
 
 
-def test_staff_are_prompted_to_enable_two_factor(client: Client, clock: Clock) -> None:
+def test_staff_are_prompted_to_enable_two_factor(client: Client, totp: Totp) -> None:
     user("jimukyoku@example.jp", Role.SECRETARIAT)
     user("owner@example.jp")
     password_step(client, "jimukyoku@example.jp")
@@ -230,7 +230,7 @@ def test_staff_are_prompted_to_enable_two_factor(client: Client, clock: Clock) -
     assert "お勧めします" not in other.get("/mypage/").content.decode()
 
 
-def test_setting_up_asks_who_is_there_and_the_owner_is_told_by_email(client: Client, clock: Clock) -> None:
+def test_setting_up_asks_who_is_there_and_the_owner_is_told_by_email(client: Client, totp: Totp) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
@@ -247,7 +247,7 @@ def test_setting_up_asks_who_is_there_and_the_owner_is_told_by_email(client: Cli
     User.objects.filter(pk=u.pk).update(last_login=timezone.now())
     assert client.post("/accounts/security/totp/setup/").url == "/accounts/security/totp/"
     device = TOTPDevice.objects.get(user=u)
-    assert client.post("/accounts/security/totp/", {"code": clock.code(device)}).status_code == 302
+    assert client.post("/accounts/security/totp/", {"code": totp.code(device)}).status_code == 302
     note = Notification.objects.get(user=u, kind="security.two_factor")
     assert (
         note.title == "2段階認証を有効にしました" and note.email_wanted and "心当たりがない場合" in note.body

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from typing import Any
 
 from shien.accounts.models import Role, User, UserRole
 from shien.accounts.services import organization_create
 from shien.applications.files import minimal_pdf
+from shien.rules import clock
+from shien.rules.registry import JST
 
 
 def user(email: str, *roles: Role) -> User:
@@ -53,10 +56,18 @@ def granted(
     return postaward.grant_decide(actor=secretariat, application=app, granted_yen=granted_yen)
 
 
+def pay(secretariat: User, app: Any, paid_on: date) -> Any:
+    """The payment recorded on `paid_on`: a 支払日 is never in the future, so the app's clock, where it
+    stands before that day, moves on to it (10:00 JST) and stays there (the test's `clock` sets it back)."""
+    from shien.applications import postaward
+
+    if clock.today() < paid_on:
+        clock.freeze(datetime.combine(paid_on, time(10, 0), tzinfo=JST))
+    return postaward.record_payment(actor=secretariat, application=app, paid_on=paid_on)
+
+
 def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None = None) -> Any:
     """`granted`, then a 60,000,000円 results report accepted in full, confirmed and paid on 2025-01-31."""
-    from datetime import date
-
     from shien.applications import postaward, services
 
     app = granted(owner, secretariat, at, plan=plan)
@@ -68,4 +79,4 @@ def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None
     app, _ = postaward.confirm_amount(
         actor=secretariat, application=app, decisions={app.expense_lines.get().pk: (True, "")}
     )
-    return postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
+    return pay(secretariat, app, date(2025, 1, 31))

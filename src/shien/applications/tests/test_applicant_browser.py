@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import axe_violations
+from conftest import Clock, axe_violations
 from django.conf import settings as django_settings
 from django.test import Client
 
@@ -21,8 +21,8 @@ FAILED = "保存できませんでした。入力内容はこの端末に一時�
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
+def frozen(clock: Clock, settings: Any, tmp_path: Any) -> None:
+    freeze(clock, settings, tmp_path)
 
 
 def log_in(page: Any, live_server: Any, user: Any) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role, User
 from shien.applications import postaward, services, workflow
 from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, State
-from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, user
+from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, pay, user
 from shien.rules.registry import JST
 
 AT = datetime(2024, 3, 20, 10, 0, tzinfo=JST)  # ものづくり 18次 is open (until 3/27 17:00)
@@ -39,8 +39,8 @@ PATHS: dict[State, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def freeze(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any, at: datetime = AT) -> None:
-    monkeypatch.setattr(services, "now", lambda: at)
+def freeze(clock: Clock, settings: Any, tmp_path: Any, at: datetime = AT) -> None:
+    clock.set(at)
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -82,7 +82,7 @@ def at_state(
                 actor=secretariat, application=app, decisions={line.pk: (True, "")}
             )
         elif step == "record_payment":
-            app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
+            app = pay(secretariat, app, date(2025, 1, 31))
         else:
             app = workflow.transition(actor=secretariat, application=app, action_name=step)
     assert app.state == state

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.conf import settings as django_settings
 from django.test import Client
 
@@ -29,8 +30,8 @@ IT_OPEN = datetime(2024, 4, 1, 10, tzinfo=JST)  # IT導入 通常枠 2次 is ope
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
+def frozen(clock: Clock, settings: Any, tmp_path: Any) -> None:
+    freeze(clock, settings, tmp_path)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -59,8 +60,8 @@ def _jpeg() -> bytes:
 JPEG = _jpeg()
 
 
-def it_draft(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Application]:
-    monkeypatch.setattr(services, "now", lambda: IT_OPEN)
+def it_draft(clock: Clock) -> tuple[Any, Application]:
+    clock.set(IT_OPEN)
     owner = user("it@example.jp")
     app = services.application_create(
         actor=owner, organization=organization(owner), program="it_donyu", frame="tsujo"
@@ -76,10 +77,8 @@ def autosave(client: Client, app: Application, data: dict[str, Any], *, htmx: bo
 # -- 2. autosave: values as people type them, or a message at the field --------------------------------------
 
 
-def test_processes_and_growth_rates_are_read_as_typed(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    owner, app = it_draft(monkeypatch)
+def test_processes_and_growth_rates_are_read_as_typed(client: Client, clock: Clock) -> None:
+    owner, app = it_draft(clock)
     client.force_login(owner)
     saved = autosave(client, app, {"purposes": "it_tools", "e_software": "100万", "processes": "５個",
                                    "va_cagr": "３．０", "pay_cagr": "1.5%"})  # fmt: skip
@@ -105,9 +104,9 @@ def test_processes_and_growth_rates_are_read_as_typed(
     ],
 )
 def test_impossible_values_are_refused_at_their_field_and_nothing_is_saved(
-    client: Client, monkeypatch: pytest.MonkeyPatch, field: str, typed: str, message: str
+    client: Client, clock: Clock, field: str, typed: str, message: str
 ) -> None:
-    owner, app = it_draft(monkeypatch)
+    owner, app = it_draft(clock)
     client.force_login(owner)
     refused = autosave(client, app, {"e_software": "100万", "processes": "5", "va_cagr": "3", field: typed})
     body = refused.content.decode()
@@ -116,10 +115,8 @@ def test_impossible_values_are_refused_at_their_field_and_nothing_is_saved(
     assert Application.objects.get(pk=app.pk).version == app.version  # the form is saved whole or not at all
 
 
-def test_processes_without_a_software_amount_are_not_dropped_silently(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    owner, app = it_draft(monkeypatch)
+def test_processes_without_a_software_amount_are_not_dropped_silently(client: Client, clock: Clock) -> None:
+    owner, app = it_draft(clock)
     client.force_login(owner)
     refused = autosave(client, app, {"processes": "5", "functions": "accounting"})
     body = refused.content.decode()
@@ -130,9 +127,9 @@ def test_processes_without_a_software_amount_are_not_dropped_silently(
 
 
 def test_without_javascript_a_refused_value_comes_back_at_its_field_with_everything_typed(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    client: Client, clock: Clock
 ) -> None:
-    owner, app = it_draft(monkeypatch)
+    owner, app = it_draft(clock)
     client.force_login(owner)
     refused = autosave(client, app, {"e_software": "100万", "processes": "5", "va_cagr": "1.5%",
                                      "pay_cagr": "abc"}, htmx=False)  # fmt: skip
@@ -193,7 +190,7 @@ def test_a_broken_file_is_named_as_what_it_claims_to_be(client: Client) -> None:
         f"/applications/{app.pk}/attachments/", {"file": upload("写真.png", b"\x89PNG\r\n\x1a\n")}
     )
     body = refused.content.decode()
-    assert refused.status_code == 400 and "このファイルはPNGとして読めません" in body
+    assert refused.status_code == 422 and "このファイルはPNGとして読めません" in body  # bad_type
     assert not app.attachments.exists()
     assert (
         client.post(f"/applications/{app.pk}/attachments/", {"file": upload("写真.png", PNG)}).status_code

@@ -248,7 +248,7 @@ def test_the_upload_form_shows_the_reason(client: Client) -> None:
     response = client.post(
         f"/applications/{app.pk}/attachments/", {"file": upload("計画.docx", docx(b"0" * (60 * 1024 * 1024)))}
     )
-    assert response.status_code == 400 and "展開すると大きすぎます" in response.content.decode()
+    assert response.status_code == 422 and "展開すると大きすぎます" in response.content.decode()
     assert not app.attachments.exists()
     assert services.sniff(b"<html>") is None  # other apps check types through services.sniff
 

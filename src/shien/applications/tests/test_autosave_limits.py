@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from conftest import Clock
 from django.test import Client
 
 from shien.applications import services
@@ -14,10 +15,8 @@ from shien.rules.registry import JST
 pytestmark = pytest.mark.django_db
 
 
-def test_huge_amounts_and_wages_are_refused_and_nothing_is_saved(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 20, 10, tzinfo=JST))
+def test_huge_amounts_and_wages_are_refused_and_nothing_is_saved(client: Client, clock: Clock) -> None:
+    clock.set(datetime(2024, 3, 20, 10, tzinfo=JST))
     owner = user("owner@example.jp")
     app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
                                       frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.test import Client
 
@@ -26,8 +27,8 @@ LARGER = {**MONOZUKURI_PLAN, "expenses": [{"category": "machinery", "amount_yen"
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
+def frozen(clock: Clock, settings: Any, tmp_path: Any) -> None:
+    freeze(clock, settings, tmp_path)
 
 
 def test_a_request_is_recomputed_and_a_double_click_makes_one(

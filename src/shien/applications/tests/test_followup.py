@@ -6,9 +6,10 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role
-from shien.applications import followup, services
+from shien.applications import followup
 from shien.applications.models import Application
 from shien.applications.tests.factories import MONOZUKURI_PLAN, user
 from shien.applications.tests.factories import paid as paid_application
@@ -23,8 +24,8 @@ BASE = {"operating_profit_yen": 20_000_000, "personnel_yen": 70_000_000, "deprec
 
 
 @pytest.fixture
-def paid(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> tuple[Application, Any]:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def paid(settings: Any, tmp_path: Any, clock: Clock) -> tuple[Application, Any]:
+    clock.set(AT)
     settings.MEDIA_ROOT = str(tmp_path)
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
     plan = {**MONOZUKURI_PLAN, "followup": {"plan_years": 5, "baseline": BASE}}
@@ -38,8 +39,11 @@ def figures(year: int, *, va: int, payroll: int, wage: int) -> followup.Figures:
     )
 
 
-def test_a_year_that_meets_every_commitment_refunds_nothing(paid: tuple[Application, Any]) -> None:
+def test_a_year_that_meets_every_commitment_refunds_nothing(
+    paid: tuple[Application, Any], clock: Clock
+) -> None:
     app, owner = paid
+    clock.set(datetime(2025, 7, 1, tzinfo=JST))  # the first fiscal year has closed
     # 1 year: value added ≥ 1億 × 1.03, payroll ≥ 6,000万 × 1.015, wage ≥ 広島 1,020 (R6 on 2025-03-31) + 30
     report = followup.followup_submit(actor=owner, application=app, year=1,
                                       figures=figures(1, va=103_000_000, payroll=60_900_000, wage=1050))  # fmt: skip
@@ -55,8 +59,11 @@ def test_growth_is_compared_exactly() -> None:
     assert not followup._grew(102_999_999, 100_000_000, __import__("fractions").Fraction(3, 100), 1)
 
 
-def test_missing_the_minimum_wage_refunds_a_plan_year_share(paid: tuple[Application, Any]) -> None:
+def test_missing_the_minimum_wage_refunds_a_plan_year_share(
+    paid: tuple[Application, Any], clock: Clock
+) -> None:
     app, owner = paid
+    clock.set(datetime(2025, 7, 1, tzinfo=JST))  # the first fiscal year has closed
     report = followup.followup_submit(actor=owner, application=app, year=1,
                                       figures=figures(1, va=110_000_000, payroll=62_000_000, wage=1049))  # fmt: skip
     wage = next(c for c in report.checks if c["code"] == "min_wage")
@@ -65,10 +72,13 @@ def test_missing_the_minimum_wage_refunds_a_plan_year_share(paid: tuple[Applicat
     assert AuditLog.objects.filter(action="followup.submit").get().data["refund_yen"] == 5_000_000
 
 
-def test_the_minimum_wage_of_the_fiscal_year_end_not_last_years(paid: tuple[Application, Any]) -> None:
+def test_the_minimum_wage_of_the_fiscal_year_end_not_last_years(
+    paid: tuple[Application, Any], clock: Clock
+) -> None:
     """FY ending 2026-03-31: 広島 R7 1,085円 (from 2025-11-01) + 30. FY ending 2027-03-31: R8 is not in
     the registry, so the check is unknown (no refund), not judged by R7 carried forward."""
     app, owner = paid
+    clock.set(datetime(2026, 7, 1, tzinfo=JST))  # the second fiscal year has closed
     second = followup.followup_submit(actor=owner, application=app, year=2,
                                       figures=figures(2, va=110_000_000, payroll=62_000_000, wage=1114))  # fmt: skip
     wage = next(c for c in second.checks if c["code"] == "min_wage")
@@ -80,13 +90,13 @@ def test_the_minimum_wage_of_the_fiscal_year_end_not_last_years(paid: tuple[Appl
 
 
 def test_payroll_shortfall_at_the_end_of_the_plan_refunds_by_the_shortfall_ratio(
-    paid: tuple[Application, Any], monkeypatch: pytest.MonkeyPatch
+    paid: tuple[Application, Any], clock: Clock
 ) -> None:
     app, owner = paid
     with pytest.raises(DomainError, match="翌日から提出できます"):  # year 5 has not closed yet
         followup.followup_submit(actor=owner, application=app, year=5,
                                  figures=figures(5, va=200_000_000, payroll=61_800_000, wage=1100))  # fmt: skip
-    monkeypatch.setattr(followup, "now", lambda: datetime(2030, 7, 1, tzinfo=JST))
+    clock.set(datetime(2030, 7, 1, tzinfo=JST))
     # 5 years: target payroll growth (1.015^5 − 1) ≈ 7.73%; achieved 3% → about 61.2% of the amount is refunded
     report = followup.followup_submit(actor=owner, application=app, year=5,
                                       figures=figures(5, va=200_000_000, payroll=61_800_000, wage=1100))  # fmt: skip

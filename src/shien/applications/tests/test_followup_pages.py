@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import axe_violations
+from conftest import Clock, axe_violations
 from django.test import Client
 from icalendar import Calendar
 
@@ -38,8 +38,8 @@ YEAR1 = {
 
 
 @pytest.fixture(autouse=True)
-def fixed_now(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    monkeypatch.setattr(views_followup, "now", lambda: NOW)
+def fixed_now(settings: Any, clock: Clock) -> None:
+    clock.set(NOW)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
@@ -254,13 +254,10 @@ def test_a_baseline_year_ending_after_the_payment_is_refused_and_says_why(client
 
 
 @pytest.mark.django_db
-def test_before_payment_the_baseline_year_must_have_closed(
-    client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from shien.applications import followup
+def test_before_payment_the_baseline_year_must_have_closed(client: Client, clock: Clock) -> None:
     from shien.applications.models import State
 
-    monkeypatch.setattr(followup, "now", lambda: NOW)
+    clock.set(NOW)
     owner = user("owner@example.jp")
     app = paid_monozukuri(owner, state=State.GRANTED)
     client.force_login(owner)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
@@ -20,8 +21,8 @@ FORM4_DEADLINE = datetime(2024, 3, 7, 17, 0, tzinfo=JST)
 
 
 @pytest.fixture(autouse=True)
-def open_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 1, 10, 0, tzinfo=JST))
+def open_round(clock: Clock) -> None:
+    clock.set(datetime(2024, 3, 1, 10, 0, tzinfo=JST))
 
 
 def test_submission_needs_form4_from_a_consented_advisor_by_its_deadline() -> None:

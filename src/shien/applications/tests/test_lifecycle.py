@@ -6,6 +6,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import Clock
 from django.db import connection
 
 from shien.accounts.models import Role
@@ -25,8 +26,8 @@ PDF = minimal_pdf("見積書")
 
 
 @pytest.fixture
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 20, 10, 0, tzinfo=JST))
+def frozen(clock: Clock) -> None:
+    clock.set(datetime(2024, 3, 20, 10, 0, tzinfo=JST))
 
 
 def draft(owner: object, plan: dict | None = None) -> Application:  # type: ignore[type-arg]
@@ -176,8 +177,8 @@ def test_state_machine_permissions_reasons_and_audit(frozen: None) -> None:
     assert log[3].reason == "見積書が不足しています" and log[3].actor == secretariat
 
 
-def test_catalog_adoption_is_the_grant_decision(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 7, 1, 10, 0, tzinfo=JST))
+def test_catalog_adoption_is_the_grant_decision(clock: Clock) -> None:
+    clock.set(datetime(2024, 7, 1, 10, 0, tzinfo=JST))
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
     org = organization(owner, employees=10)
     plan = {"purposes": ["labor_saving"], "expenses": [{"category": "catalog_product", "amount_yen": 3_000_000}],

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
@@ -89,13 +90,9 @@ def media(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
 
 
-def _at(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
-    monkeypatch.setattr(services, "now", lambda: moment)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.program for c in CASES])
-def test_whole_lifecycle(case: Case, monkeypatch: pytest.MonkeyPatch, media: None) -> None:
-    _at(monkeypatch, case.at)
+def test_whole_lifecycle(case: Case, clock: Clock, media: None) -> None:
+    clock.set(case.at)
     owner = user("owner@example.jp")
     secretariat = user("office@example.jp", Role.SECRETARIAT)
     reviewer = user("reviewer@example.jp", Role.REVIEWER)
@@ -162,6 +159,7 @@ def test_whole_lifecycle(case: Case, monkeypatch: pytest.MonkeyPatch, media: Non
     app, explanation = postaward.confirm_amount(actor=secretariat, application=app, decisions=decisions)
     assert app.confirmed_yen == case.confirmed_yen <= app.granted_yen
     assert explanation["confirmed_yen"] == case.confirmed_yen and explanation["trace"]
+    clock.set(datetime(2025, 1, 31, 10, 0, tzinfo=JST))  # the day of the payment
     app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
     assert (app.state, app.paid_on) == (State.PAID, date(2025, 1, 31))
 
@@ -185,9 +183,9 @@ def test_whole_lifecycle(case: Case, monkeypatch: pytest.MonkeyPatch, media: Non
     assert Notification.objects.filter(user=owner, kind="application.form4").count() == form4
 
 
-def test_a_paid_grant_cannot_be_withdrawn_or_moved_back(monkeypatch: pytest.MonkeyPatch, media: None) -> None:
+def test_a_paid_grant_cannot_be_withdrawn_or_moved_back(clock: Clock, media: None) -> None:
     case = CASES[1]
-    _at(monkeypatch, case.at)
+    clock.set(case.at)
     owner = user("owner@example.jp")
     secretariat = user("office@example.jp", Role.SECRETARIAT)
     app = services.application_create(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -37,8 +38,8 @@ SCORES = ("technology", "commercialization", "policy")
 
 
 @pytest.fixture(autouse=True)
-def setup(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def setup(settings: Any, tmp_path: Any, clock: Clock) -> None:
+    clock.set(AT)
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -426,7 +427,7 @@ def test_grant_decision_defaults_to_the_estimate_and_keeps_a_wrong_amount(
     assert (app.state, app.granted_yen) == (State.GRANTED, 18_000_000)
 
 
-def test_inspection_then_payment_through_the_ui(client: Client, staff: dict[str, User]) -> None:
+def test_inspection_then_payment_through_the_ui(client: Client, staff: dict[str, User], clock: Clock) -> None:
     s = staff["secretariat"]
     owner = user("o@example.jp")
     app = granted(owner, s, AT)
@@ -461,6 +462,7 @@ def test_inspection_then_payment_through_the_ui(client: Client, staff: dict[str,
     assert done.context["explanation"]["trace"]
     again = client.post(url + "inspect/", decisions, follow=True)
     assert "すでに反映されています" in body(again)
+    clock.set(datetime(2025, 2, 3, 10, 0, tzinfo=JST))  # the payment is entered days after it was made
     assert client.post(url + "payment/", {"paid_on": "2025/01/31"}).status_code == 422
     assert client.post(url + "payment/", {"paid_on": "2025-01-31"}).status_code == 302
     client.post(url + "payment/", {"paid_on": "2025-01-31"})

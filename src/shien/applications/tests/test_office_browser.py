@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from conftest import axe_violations
+from conftest import Clock, axe_violations
 
 from shien.accounts.models import Role, User
 from shien.applications import services, workflow
@@ -22,8 +22,8 @@ PASSWORD = "correct horse battery"  # the factories' password  # noqa: S105
 
 
 @pytest.fixture(autouse=True)
-def setup(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def setup(settings: Any, tmp_path: Any, clock: Clock) -> None:
+    clock.set(AT)
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -31,11 +32,12 @@ pytestmark = pytest.mark.django_db
 AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
 PDF = minimal_pdf("領収書")
 SCORES = ("technology", "commercialization", "policy")
+PAID_AFTER = timedelta(days=70)  # the payment comes weeks after the 額の確定 (2024-06-04)
 
 
 @pytest.fixture(autouse=True)
-def setup(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def setup(settings: Any, tmp_path: Any, clock: Clock) -> None:
+    clock.set(AT)
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
@@ -90,10 +92,12 @@ def confirmed(secretariat: User) -> Application:
     return app
 
 
-def test_a_payment_date_before_the_confirmation_or_after_today_is_refused(secretariat: User) -> None:
-    app = confirmed(secretariat)  # confirmed on 2024-03-26 (the frozen clock of the application)
+def test_a_payment_date_before_the_confirmation_or_after_today_is_refused(
+    secretariat: User, clock: Clock
+) -> None:
+    app = confirmed(secretariat)  # confirmed on 2024-03-26 (the frozen clock)
     assert postaward.confirmed_on(app) == date(2024, 3, 26)
-    today = timezone.now().astimezone(JST).date()
+    today = clock.advance(PAID_AFTER).date()
     for day, message in (
         (
             date(1999, 1, 1),
@@ -114,16 +118,17 @@ def test_a_payment_date_before_the_confirmation_or_after_today_is_refused(secret
     assert AuditLog.objects.get(action="application.record_payment").data["paid_on"] == "2024-03-26"
 
 
-def test_today_in_japan_is_a_valid_payment_date(secretariat: User) -> None:
+def test_today_in_japan_is_a_valid_payment_date(secretariat: User, clock: Clock) -> None:
     app = confirmed(secretariat)
-    today = timezone.now().astimezone(JST).date()
+    today = clock.set(datetime(2024, 4, 1, 0, 30, tzinfo=JST)).date()  # 3/31 15:30 UTC
     assert postaward.record_payment(actor=secretariat, application=app, paid_on=today).paid_on == today
 
 
 def test_a_confirmation_recorded_before_the_date_was_kept_is_dated_by_its_audit_row(
-    secretariat: User,
+    secretariat: User, clock: Clock
 ) -> None:
     app = confirmed(secretariat)
+    clock.advance(PAID_AFTER)
     row = AuditLog.objects.get(action="application.confirm_amount")
     row.data.pop("confirmed_on")
     row.save()
@@ -133,12 +138,14 @@ def test_a_confirmation_recorded_before_the_date_was_kept_is_dated_by_its_audit_
         postaward.record_payment(actor=secretariat, application=app, paid_on=date(2024, 5, 1))
 
 
-def test_the_payment_form_refuses_a_date_out_of_range_and_keeps_it(client: Client, secretariat: User) -> None:
+def test_the_payment_form_refuses_a_date_out_of_range_and_keeps_it(
+    client: Client, secretariat: User, clock: Clock
+) -> None:
     app = confirmed(secretariat)
+    today = clock.advance(PAID_AFTER).date().isoformat()
     client.force_login(secretariat)
     url = f"/office/applications/{app.pk}/"
     page = body(client.get(url))
-    today = timezone.now().astimezone(JST).date().isoformat()
     assert 'min="2024-03-26"' in page and f'max="{today}"' in page and "額の確定日（令和6年3月26日" in page
     for typed, message in (("1999-01-01", "額の確定日"), ("2099-12-31", "未来の日付は入力できません")):
         refused = client.post(url + "payment/", {"form": "payment", "paid_on": typed})

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.test import Client
 
@@ -20,11 +21,11 @@ PDF = minimal_pdf("事業計画書")
 
 
 @pytest.fixture(autouse=True)
-def open_round(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
+def open_round(settings: Any, tmp_path: Any, clock: Clock) -> None:
     settings.MEDIA_ROOT = str(tmp_path)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     moment = datetime(2024, 3, 20, 10, 0, tzinfo=JST)
-    monkeypatch.setattr(services, "now", lambda: moment)
+    clock.set(moment)
 
 
 def test_owner_signs_up_registers_applies_attaches_and_submits(
@@ -70,7 +71,7 @@ def test_owner_signs_up_registers_applies_attaches_and_submits(
     bad = client.post(
         f"/applications/{app.pk}/attachments/", {"file": _upload("plan.pdf", b"not really a pdf")}
     )
-    assert bad.status_code == 400 and "添付できるのは" in bad.content.decode()
+    assert bad.status_code == 422 and "添付できるのは" in bad.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/applications/{app.pk}/submit/")
         client.post(f"/applications/{app.pk}/submit/")  # a double click

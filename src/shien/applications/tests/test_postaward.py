@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role
 from shien.applications import postaward, services, workflow
@@ -22,12 +23,12 @@ PDF = minimal_pdf("証憑")  # a real one-page PDF (pypdf reads attachments)
 
 
 @pytest.fixture(autouse=True)
-def setup(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def setup(settings: Any, tmp_path: Any, clock: Clock) -> None:
+    clock.set(AT)
     settings.MEDIA_ROOT = str(tmp_path)
 
 
-def test_the_whole_post_award_path() -> None:
+def test_the_whole_post_award_path(clock: Clock) -> None:
     owner, secretariat = user("o@example.jp"), user("s@example.jp", Role.SECRETARIAT)
     app = services.application_create(actor=owner, organization=organization(owner), program="monozukuri",
                                       frame="shoryokuka", plan=MONOZUKURI_PLAN)  # fmt: skip
@@ -68,6 +69,7 @@ def test_the_whole_post_award_path() -> None:
     # accepted 50,000,000円: 1,500万円 + (5,000万 − 3,000万) × 1/3 = 21,666,666円 (≤ granted 25,000,000円)
     assert (app.state, app.confirmed_yen) == (State.CONFIRMED, 21_666_666)
     assert explanation["engine_yen"] == 21_666_666 and explanation["trace"]
+    clock.set(datetime(2025, 1, 31, 10, 0, tzinfo=JST))  # the day of the payment
     app = postaward.record_payment(actor=secretariat, application=app, paid_on=date(2025, 1, 31))
     assert app.state == State.PAID
     actions = list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from conftest import Clock
 
 from shien.accounts.models import Role
 from shien.accounts.services import advisor_consent_grant
@@ -20,8 +21,8 @@ AT = datetime(2024, 3, 26, 10, 0, tzinfo=JST)
 
 
 @pytest.fixture(autouse=True)
-def open_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "now", lambda: AT)
+def open_round(clock: Clock) -> None:
+    clock.set(AT)
 
 
 def submitted(name: str, amount: int) -> Application:

@@ -3,10 +3,11 @@ one failed before its fix), and the permission matrix of every applicant-side PO
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.core import mail
 from django.http import QueryDict
 from django.test import Client
@@ -20,15 +21,17 @@ from shien.applications.tests.test_applicant_builders import PDF, at_state, free
 from shien.applications.tests.test_followup_programs import BASE, figures, make_app, with_baseline
 from shien.core.models import AuditLog, Notification
 from shien.rules.errors import DomainError
+from shien.rules.registry import JST
 from shien.rules.text import parse_yen
 
 pytestmark = pytest.mark.django_db
 SCORES = {"technology": 8, "commercialization": 7, "policy": 6}
+AFTER_YEAR_ONE = datetime(2026, 1, 5, 10, 0, tzinfo=JST)  # year 1 has closed (in March or December)
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
+def frozen(clock: Clock, settings: Any, tmp_path: Any) -> None:
+    freeze(clock, settings, tmp_path)
 
 
 def scored(office_user: User, reviewer: User) -> tuple[Application, ReviewAssignment]:
@@ -54,10 +57,11 @@ def test_the_preview_refuses_a_report_year_beyond_the_programs_years(client: Cli
         followup.evaluate(app, 6, figures(6))
 
 
-def test_a_report_cannot_pick_an_older_fiscal_year_to_meet_a_lower_minimum_wage() -> None:
+def test_a_report_cannot_pick_an_older_fiscal_year_to_meet_a_lower_minimum_wage(clock: Clock) -> None:
     """広島県: 970円 until 2024-09-30, 1,020円 from 2024-10-01. The year-1 report of a grant paid on
     2025-01-31 is for the year ending 2025-03-31 (1,020 + 30 円 needed): dating it 2024-03-31 picked the
     older wage, and the missed commitment refunded nothing."""
+    clock.set(AFTER_YEAR_ONE)
     owner = user("owner@example.jp")
     app = with_baseline(make_app("monozukuri", owner), owner)
     with pytest.raises(DomainError, match="1年目の報告の事業年度末は") as refused:
@@ -69,7 +73,8 @@ def test_a_report_cannot_pick_an_older_fiscal_year_to_meet_a_lower_minimum_wage(
     assert wage["passed"] is False and report.refund_yen == 12_000_000 // 5
 
 
-def test_an_assumed_fiscal_year_must_still_end_in_the_report_year() -> None:
+def test_an_assumed_fiscal_year_must_still_end_in_the_report_year(clock: Clock) -> None:
+    clock.set(AFTER_YEAR_ONE)
     owner = user("owner@example.jp")
     plan = {"followup": {"baseline": {k: v for k, v in BASE.items() if k != "fiscal_year_end"}}}
     app = make_app("monozukuri", owner, plan=plan)  # the fiscal year end is only assumed (03-31)
@@ -83,8 +88,9 @@ def test_an_assumed_fiscal_year_must_still_end_in_the_report_year() -> None:
     assert report.year == 1
 
 
-def test_nothing_is_refunded_when_nothing_was_confirmed() -> None:
+def test_nothing_is_refunded_when_nothing_was_confirmed(clock: Clock) -> None:
     """確定額 0円 (every line rejected at the inspection): the refund was taken from 交付決定額 instead."""
+    clock.set(AFTER_YEAR_ONE)
     owner = user("owner@example.jp")
     app = make_app("monozukuri", owner, confirmed_yen=0)
     Application.objects.filter(pk=app.pk).update(granted_yen=12_000_000)
@@ -178,7 +184,7 @@ def test_an_upload_is_read_no_further_than_the_size_limit(
     monkeypatch.setattr(services, "attachment_add", spy)
     client.force_login(owner)
     refused = client.post(f"/applications/{draft.pk}/attachments/", {"file": upload("big.pdf", PDF * 50)})
-    assert refused.status_code == 400 and "MBまで" in refused.content.decode()
+    assert refused.status_code == 413 and "MBまで" in refused.content.decode()  # too_large
     client.force_login(granted.organization.memberships.get().user)
     client.post(f"/applications/{granted.pk}/report/", {
         "rows": "1", "category-1": "machinery", "description-1": "機械", "amount-1": "100",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import Clock
 from django.test import Client
 
 from shien.accounts.models import Role
@@ -22,8 +23,8 @@ REFUSED = [s for s in State if s not in ALLOWED and s != State.WITHDRAWN]
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any) -> None:
-    freeze(monkeypatch, settings, tmp_path)
+def frozen(clock: Clock, settings: Any, tmp_path: Any) -> None:
+    freeze(clock, settings, tmp_path)
 
 
 def test_the_allowed_states_are_the_ones_before_the_results_report() -> None:
@@ -108,8 +109,8 @@ def test_a_withdrawn_application_cannot_be_edited_submitted_attached_or_granted(
     saved = client.post(
         f"/applications/{draft.pk}/autosave/", {"version": "1"}, headers={"HX-Request": "true"}
     )
-    assert saved.status_code == 400 and "編集できません" in saved.content.decode()
-    assert client.post(f"/applications/{draft.pk}/submit/").status_code == 400
+    assert saved.status_code == 409 and "編集できません" in saved.content.decode()  # invalid_state
+    assert client.post(f"/applications/{draft.pk}/submit/").status_code == 409
 
     requested = at_state(State.GRANT_REQUESTED, user("second@example.jp"), office)
     services.application_withdraw(actor=requested.created_by, application=requested, reason="自己資金で実施")

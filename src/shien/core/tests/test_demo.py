@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from shien.applications.models import Application, State
-from shien.rules import engine
+from shien.rules import clock, engine
 from shien.rules.demo import PRACTICE_ID, add_practice_rounds
 from shien.rules.frames import base
 from shien.rules.registry import registry
@@ -25,7 +25,7 @@ def practice() -> Iterator[None]:
     """Practice rounds for this test only (the registry is shared by the worker's other tests)."""
     saved = dict(registry().programs)
     _clear()
-    add_practice_rounds(engine.now())
+    add_practice_rounds(clock.now())
     yield
     registry().programs.clear()
     registry().programs.update(saved)
@@ -33,14 +33,14 @@ def practice() -> Iterator[None]:
 
 
 def test_practice_rounds_are_open_marked_and_use_the_latest_rules(practice: None) -> None:
-    info = base.rounds_at(engine.now())
+    info = base.rounds_at(clock.now())
     for key in ("monozukuri/shoryokuka", "jizokuka/tsujo", "it_donyu/invoice"):
         assert info[key].accepting and info[key].round.id == PRACTICE_ID, key
         assert info[key].round.status == "unverified" and "デモ" in info[key].round.name
     # a frame with a real open round keeps it (省力化 カタログ型 常時受付, until 令和8年度)
     assert info["shoryokuka/catalog"].accepting and info["shoryokuka/catalog"].round.id != PRACTICE_ID
     assert info["case_mobility/itaku"].round is None or info["case_mobility/itaku"].round.id != PRACTICE_ID
-    add_practice_rounds(engine.now())  # twice: still one practice round per program
+    add_practice_rounds(clock.now())  # twice: still one practice round per program
     assert sum(r.id == PRACTICE_ID for r in registry().programs["monozukuri"].rounds) == 1
 
 

@@ -247,7 +247,7 @@ def test_the_card_shows_its_round_timeline_in_order(client: Client) -> None:
 @pytest.fixture
 def practice_rounds() -> Any:
     """The demo server's practice rounds, for this test only (the registry is shared)."""
-    from shien.rules import engine
+    from shien.rules import clock, engine
     from shien.rules.demo import add_practice_rounds
     from shien.rules.frames import base
     from shien.rules.registry import registry
@@ -255,7 +255,7 @@ def practice_rounds() -> Any:
     saved = dict(registry().programs)
     base.rounds_at.cache_clear()
     engine._round_dict.cache_clear()
-    add_practice_rounds(engine.now())
+    add_practice_rounds(clock.now())
     yield
     registry().programs.clear()
     registry().programs.update(saved)

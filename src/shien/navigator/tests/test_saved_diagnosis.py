@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from conftest import Clock
 from django.test import Client
 
 from shien.applications import services
@@ -24,8 +25,8 @@ RESULT = "/shindan/result/?" + urlencode({**ANSWERS, "as_of": "2024-03-20"})
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "now", lambda: datetime(2024, 3, 20, 10, 0, tzinfo=JST))
+def frozen(clock: Clock) -> None:
+    clock.set(datetime(2024, 3, 20, 10, 0, tzinfo=JST))
 
 
 def _key(page: str) -> str:
@@ -65,7 +66,7 @@ def test_saving_the_same_answers_twice_keeps_one_record(client: Client) -> None:
 
 
 def test_apply_from_the_result_prefills_the_plan_and_takes_the_organizations_own_facts(
-    client: Client,
+    client: Client, clock: Clock
 ) -> None:
     owner = user("o@example.jp")
     org = organization(owner)  # 広島県・製造業・30人・1,000万円
@@ -89,7 +90,7 @@ def test_apply_from_the_result_prefills_the_plan_and_takes_the_organizations_own
     ]  # not the frame's: dropped
     assert app.plan["commitments"]["planned_min_hourly_wage_yen"] == 1050
     assert app.plan["business"] == {"min_hourly_wage_yen": 1000, "deficit": False, "labor_shortage": True}
-    profile = services.profile_for(app, services.now())
+    profile = services.profile_for(app, clock.now())
     assert (profile.business.prefecture, profile.business.employees) == ("広島県", 30)  # the organization's
     assert app.estimate_yen == 25_000_000
     detail = client.get(first.url).content.decode()
@@ -120,7 +121,8 @@ def test_apply_from_a_saved_result_on_mypage(client: Client) -> None:
     theirs = SavedDiagnosis.objects.get(user=stranger)
     refused = client.post(f"/applications/diagnoses/{theirs.pk}/apply/", {
         "frame": "monozukuri/shoryokuka", "organization": org.pk})  # fmt: skip
-    assert refused.status_code == 400 and Application.objects.count() == 1
+    # an organization one may not act for: the same 404 as one that does not exist (core.errors: not_found)
+    assert refused.status_code == 404 and Application.objects.count() == 1
     client.post(f"/applications/diagnoses/{saved.pk}/delete/")  # not theirs: nothing happens
     assert SavedDiagnosis.objects.filter(pk=saved.pk).exists()
     client.force_login(owner)

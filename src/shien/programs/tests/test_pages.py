@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from conftest import Clock
 from defusedxml import ElementTree
 from django.db import connection
 from django.test import Client
@@ -15,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from icalendar import Calendar
 from openpyxl import load_workbook
 
-from shien.programs import pages
 from shien.rules.registry import JST
 
 pytestmark = pytest.mark.django_db
@@ -23,8 +23,8 @@ AT = datetime(2024, 3, 20, 10, 0, tzinfo=JST)
 
 
 @pytest.fixture(autouse=True)
-def fixed_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pages, "now", lambda: AT)
+def fixed_time(clock: Clock) -> None:
+    clock.set(AT)
 
 
 def get(client: Client, url: str, max_queries: int = 1, **headers: str) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
-from shien.rules.registry import Frame
-from shien.rules.text import man_yen
+from shien.rules.registry import Frame, ParamView
+from shien.rules.text import man_yen, period_months, rate
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -36,9 +36,9 @@ SOFTWARE = Check(
 )
 PROCESSES = Check(
     "processes",
-    "業務プロセスを1つ以上含むITツールであること",
+    "業務プロセスを{min_processes}つ以上含むITツールであること",
     ok="ITツールの業務プロセス数 {processes}",
-    ng="ITツールは業務プロセスを1つ以上含む必要があります",
+    ng="ITツールは業務プロセスを{min_processes}つ以上含む必要があります",
     unknown="導入するITツールの業務プロセス数（登録ITツールの情報）の確認が必要です",
 )
 TSUJO_LOWER = Check(
@@ -51,15 +51,15 @@ TSUJO_LOWER = Check(
 )
 TSUJO_BAND = Check(
     "tsujo_band",
-    "4プロセス以上（補助額150万円以上450万円以下）",
-    ok="業務プロセスが4以上のため、補助額の上限は{cap:,}円です",
-    ng="業務プロセスが4以上のITツールなら、補助額の上限が450万円になります（現在は150万円未満）",
-    unknown="業務プロセスが4以上のITツールなら、補助額の上限が450万円になります",
+    "{big_processes}プロセス以上（補助額{big_lower_man}以上{big_upper_man}以下）",
+    ok="業務プロセスが{big_processes}以上のため、補助額の上限は{cap:,}円です",
+    ng="業務プロセスが{big_processes}以上のITツールなら、補助額の上限が{big_upper_man}になります（現在は{big_lower_man}未満）",
+    unknown="業務プロセスが{big_processes}以上のITツールなら、補助額の上限が{big_upper_man}になります",
     source="it_donyu.tsujo.bands",
 )
 INVOICE_FUNCTIONS = Check(
     "invoice_functions",
-    "会計・受発注・決済のうち1機能以上を有するソフトウェアであること",
+    "会計・受発注・決済のうち{min_functions}機能以上を有するソフトウェアであること",
     ok="インボイス対応の機能 {functions}機能",
     ng="会計・受発注・決済のいずれかの機能を有するソフトウェアが対象です",
     unknown="ソフトウェアが会計・受発注・決済のいずれかの機能を有することの確認が必要です",
@@ -67,18 +67,18 @@ INVOICE_FUNCTIONS = Check(
 )
 TWO_FUNCTIONS = Check(
     "two_functions",
-    "2機能以上（補助額50万円超〜350万円）",
-    ok="2機能以上のため、ソフトウェアの補助額の上限は350万円です",
-    ng="会計・受発注・決済のうち2機能以上を有するソフトウェアなら、補助額50万円超（上限350万円）の部分も対象になります",
-    unknown="2機能以上のソフトウェアなら、補助額50万円超（上限350万円）の部分も対象になります",
+    "{two_functions}機能以上（補助額{tier_man}超〜{software_cap_man}）",
+    ok="{two_functions}機能以上のため、ソフトウェアの補助額の上限は{software_cap_man}です",
+    ng="会計・受発注・決済のうち{two_functions}機能以上を有するソフトウェアなら、補助額{tier_man}超（上限{software_cap_man}）の部分も対象になります",
+    unknown="{two_functions}機能以上のソフトウェアなら、補助額{tier_man}超（上限{software_cap_man}）の部分も対象になります",
     source="it_donyu.invoice.software",
 )
 SME_RATE = Check(
     "sme_rate",
-    "中小企業・小規模事業者等の補助率（2/3）",
-    ok="中小企業・小規模事業者等に該当するため、補助率は2/3です",
-    ng="中小企業・小規模事業者等に該当しないため、補助率は1/2です",
-    unknown="中小企業者であれば補助率は2/3です（資本金を入力すると判定できます。現在は1/2で計算しています）",
+    "中小企業・小規模事業者等の補助率（{sme_rate}）",
+    ok="中小企業・小規模事業者等に該当するため、補助率は{sme_rate}です",
+    ng="中小企業・小規模事業者等に該当しないため、補助率は{other_rate}です",
+    unknown="中小企業者であれば補助率は{sme_rate}です（資本金を入力すると判定できます。現在は{other_rate}で計算しています）",
     source="it_donyu.denshi_torihiki",
 )
 ORDERING = Check(
@@ -90,7 +90,7 @@ ORDERING = Check(
 )
 MEMBERS = Check(
     "consortium_members",
-    "10者以上の中小企業・小規模事業者等が連携すること",
+    "{min_members}者以上の中小企業・小規模事業者等が連携すること",
     ok="連携する事業者 {members}者 ≥ {min_members}者",
     ng="連携する事業者 {members}者 が{min_members}者に届きません",
     unknown="{min_members}者以上の中小企業・小規模事業者等の連携が必要です（連携する事業者数を入力すると判定できます）",
@@ -120,7 +120,7 @@ TOOL_COMMITMENTS = (
     ),
     Note(
         "info_cloud",
-        "クラウド利用料は最大{cloud_months}か月（2年）分までが補助対象です",
+        "クラウド利用料は最大{cloud_period}分までが補助対象です",
         kind="confirm",
         source="it_donyu.cloud_max_months",
     ),
@@ -153,40 +153,78 @@ TRACE = (
 INVOICE_TRACE = (
     Note(
         "software",
-        "ソフトウェア等 {software_base:,}円 × {rate}（補助額{threshold:,}円超の部分は2/3）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円",
+        "ソフトウェア等 {software_base:,}円 × {rate}（補助額{threshold:,}円超の部分は{over_rate}）→ {software_raw:,}円、上限 {software_cap:,}円 → {software_subsidy:,}円",
     ),
     Note(
         "members_assumed",
         "連携する事業者数が未入力のため、上限額は最少の{members}者として計算しています",
         when="members_assumed",
     ),
-    Note("pc", "PC・タブレット等 {pc:,}円 × 1/2 → {pc_subsidy:,}円（上限 {pc_cap:,}円）", when="has_pc"),
+    Note(
+        "pc", "PC・タブレット等 {pc:,}円 × {pc_rate} → {pc_subsidy:,}円（上限 {pc_cap:,}円）", when="has_pc"
+    ),
     Note(
         "register",
-        "レジ・券売機等 {register:,}円 × 1/2 → {register_subsidy:,}円（上限 {register_cap:,}円）",
+        "レジ・券売機等 {register:,}円 × {register_rate} → {register_subsidy:,}円（上限 {register_cap:,}円）",
         when="has_register",
     ),
     Note(
         "analysis",
-        "消費動向等分析経費 {analysis:,}円 × 2/3 → {analysis_subsidy:,}円（上限 {analysis_per_member_man}×{members}者）",
+        "消費動向等分析経費 {analysis:,}円 × {analysis_rate} → {analysis_subsidy:,}円（上限 {analysis_per_member_man}×{members}者）",
         when="is_fukusu",
     ),
     Note(
         "coordination",
-        "事務費・専門家費 {coordination:,}円 × 2/3 → {coordination_subsidy:,}円（上限 {coordination_cap:,}円）",
+        "事務費・専門家費 {coordination:,}円 × {coordination_rate} → {coordination_subsidy:,}円（上限 {coordination_cap:,}円）",
         when="is_fukusu",
     ),
     Note("result", "補助額 合計 {capped:,}円"),
 )
 
 
+def _texts(p: ParamView) -> dict[str, Any]:
+    """The figures the templates of every IT導入 frame write, from the parameters (built once a day)."""
+    bands, sw = p["it_donyu.tsujo.bands"], p["it_donyu.invoice.software"]
+    pc, register, f = p["it_donyu.invoice.pc"], p["it_donyu.invoice.register"], p["it_donyu.fukusu"]
+    d = p["it_donyu.denshi_torihiki"]
+    hardware = rate(frac(pc["rate"]))
+    if frac(pc["rate"]) != frac(register["rate"]):
+        hardware = f"PC・タブレット等は{hardware}、レジ・券売機等は{rate(frac(register['rate']))}"
+    else:
+        hardware = f"PC・タブレット等、レジ・券売機等は{hardware}"
+    analysis, coordination = rate(frac(f["analysis_rate"])), rate(frac(f["coordination_rate"]))
+    consortium = (
+        f"②消費動向等分析経費・③事務費・専門家費は{analysis}"
+        if analysis == coordination
+        else f"②消費動向等分析経費は{analysis}、③事務費・専門家費は{coordination}"
+    )
+    tier = f"補助額{man_yen(int(sw['tier_threshold_yen']))}超の部分は{rate(frac(sw['over']))}"
+    return {
+        "min_processes": bands[0]["min_processes"],
+        "big_processes": bands[1]["min_processes"],
+        "big_lower_man": man_yen(int(bands[1]["lower"])),
+        "big_upper_man": man_yen(int(bands[1]["upper"])),
+        "min_functions": sw["min_functions"],
+        "two_functions": sw["min_functions_for_over"],
+        "tier_man": man_yen(int(sw["tier_threshold_yen"])),
+        "software_cap_man": man_yen(int(sw["cap"])),
+        "over_rate": rate(frac(sw["over"])),
+        "pc_rate": rate(frac(pc["rate"])),
+        "register_rate": rate(frac(register["rate"])),
+        "analysis_rate": analysis,
+        "coordination_rate": coordination,
+        "sme_rate": rate(frac(d["sme_rate"])),
+        "other_rate": rate(frac(d["other_rate"])),
+        "cloud_period": period_months(int(p["it_donyu.cloud_max_months"])),
+        "invoice_rate_detail": f"{tier}。{hardware}",
+        "fukusu_rate_detail": f"①インボイス対応類型と同様、{consortium}",
+    }
+
+
 def _outcome(
     ctx: Context, frame: Frame, checks: list[tuple[Check, Any]], capped: Ints, cap: Ints, **kw: Any
 ) -> Outcome:
-    constants = {
-        "cloud_months": ctx.rule_params(frame)["it_donyu.cloud_max_months"],
-        **kw.pop("constants", {}),
-    }
+    constants = {**ctx.rule_params(frame).table("it_donyu:texts", _texts), **kw.pop("constants", {})}
     return decide(
         frame=frame,
         checks=checks,
@@ -243,7 +281,8 @@ def tsujo(ctx: Context, frame: Frame) -> Outcome:
 
 
 def _invoice_parts(ctx: Context, frame: Frame, limits: dict[str, Ints] | None = None) -> dict[str, Ints]:
-    """①: software at 3/4 (小規模 4/5) up to 50万円 of subsidy and 2/3 beyond (2+ functions), plus hardware.
+    """①: software at its rate (小規模 a higher one) up to the tier threshold of subsidy and the `over`
+    rate beyond (2+ functions), plus hardware (figures: `it_donyu.invoice.*`).
 
     `limits` replaces the one-business limits (tier threshold, software cap, PC cap, register cap), as
     複数社連携IT導入枠 does with limits per member × the number of members.
@@ -309,7 +348,13 @@ def _invoice_checks(ctx: Context, frame: Frame, parts: dict[str, Ints]) -> list[
         (SME, ctx.sme),
         (purpose_check(frame, "インボイス制度への対応"), b.has_any("purposes", frame.purposes)),
         (SOFTWARE, ctx.spend(parts["software_base"] - b.expense("installation") > 0)),
-        (INVOICE_FUNCTIONS, tri(parts["functions"] >= 1, parts["functions_known"])),
+        (
+            INVOICE_FUNCTIONS,
+            tri(
+                parts["functions"] >= ctx.rule_params(frame)["it_donyu.invoice.software"]["min_functions"],
+                parts["functions_known"],
+            ),
+        ),
     ]
 
 
@@ -330,10 +375,10 @@ def invoice(ctx: Context, frame: Frame) -> Outcome:
         cap,
         rate_index=parts["index"],
         rates=_invoice_rates(ctx, frame),
-        # the 2-function rule matters once the software subsidy passes the tier threshold (50万円)
+        # the 2-function rule matters once the software subsidy passes the tier threshold
         provisions=[(TWO_FUNCTIONS, _two_state(parts), parts["software_raw"] > parts["threshold"])],
         trace=INVOICE_TRACE,
-        rate_detail="補助額50万円超の部分は2/3。PC・タブレット等、レジ・券売機等は1/2",
+        rate_detail=ctx.rule_params(frame).table("it_donyu:texts", _texts)["invoice_rate_detail"],
         facts={
             **parts,
             "software_total": parts["software_base"],
@@ -422,7 +467,7 @@ def fukusu(ctx: Context, frame: Frame) -> Outcome:
         rate_index=parts["index"],
         rates=_invoice_rates(ctx, frame),
         trace=INVOICE_TRACE,
-        rate_detail="①インボイス対応類型と同様、②消費動向等分析経費・③事務費・専門家費は2/3",
+        rate_detail=p.table("it_donyu:texts", _texts)["fukusu_rate_detail"],
         facts={
             **parts,
             "base": base,

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame
+from shien.rules.text import man_yen
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -145,6 +146,6 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         constants={
             "types_text": "、".join(SUCCESSION_TYPES[t] for t in frame.succession_types),
             "wage_premium": amounts.get("wage_premium_yen", ""),
-            "closure_man": f"{closure_topup // 10_000}万円",
+            "closure_man": man_yen(closure_topup),
         },
     )

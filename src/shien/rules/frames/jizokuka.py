@@ -9,6 +9,7 @@ from typing import Any
 from shien.rules.columns import EPOCH_ORDINAL
 from shien.rules.frames.base import Check, Context, Note, Outcome, decide, purpose_check
 from shien.rules.registry import Frame, ParamView
+from shien.rules.text import man_yen
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -227,7 +228,7 @@ def _common(ctx: Context, p: ParamView, expenses: tuple[str, ...], form4: Any) -
         "constants": {
             "premium": premium,
             "sogyo_years": years,
-            "invoice_man": f"{invoice_yen // 10_000}万円",
+            "invoice_man": man_yen(invoice_yen),
             "effect_years": p["jizokuka.effect_report_years"],
         },
     }

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from shien.rules.frames.base import SME, Check, Context, Note, Outcome, decide, purpose_check
-from shien.rules.registry import Frame, ParamView, Program
+from shien.rules.registry import Frame, ParamView
+from shien.rules.text import man_yen, rate, year_range
 from shien.rules.vec import (
     FAIL,
     PASS,
@@ -54,7 +55,7 @@ VALUE_ADDED_PLAN = Check(
     "基本要件① 付加価値額 年平均成長率{va_need}%以上の計画",
     ok="付加価値額の年平均成長率の計画 {va_plan_pct}% ≥ {va_need}%",
     ng="付加価値額の年平均成長率の計画 {va_plan_pct}% が要件の{va_need}%に届きません",
-    unknown="付加価値額（営業利益＋人件費＋減価償却費）の年平均成長率{va_need}%以上の3〜5年の事業計画が必要です",
+    unknown="付加価値額（営業利益＋人件費＋減価償却費）の年平均成長率{va_need}%以上の{plan_years}の事業計画が必要です",
     source="monozukuri.basic.value_added_cagr",
 )
 PAYROLL_PLAN = Check(
@@ -105,8 +106,8 @@ ORDERMADE_PRODUCTIVITY = Check(
 )
 COVID_SPECIAL = Check(
     "covid_special",
-    "新型コロナ回復加速化特例（補助率2/3）",
-    ok="新型コロナ回復加速化特例により補助率を2/3とします",
+    "新型コロナ回復加速化特例（補助率{covid_rate}）",
+    ok="新型コロナ回復加速化特例により補助率を{covid_rate}とします",
     ng="",
     source="monozukuri.kofukakachi.rate",
 )
@@ -114,7 +115,7 @@ COVID_SPECIAL = Check(
 COMMITMENTS = (
     Note(
         "commit_value_added",
-        "付加価値額（営業利益＋人件費＋減価償却費）を年平均{va_need}%以上増加させる3〜5年の事業計画に取り組む",
+        "付加価値額（営業利益＋人件費＋減価償却費）を年平均{va_need}%以上増加させる{plan_years}の事業計画に取り組む",
         after="basic_value_added",
         source="monozukuri.basic.value_added_cagr",
     ),
@@ -143,7 +144,7 @@ COMMITMENTS = (
     ),
     Note(
         "commit_wage_special",
-        "大幅賃上げ特例: 補助事業終了後3〜5年で給与支給総額を年平均{special_payroll}%以上増加させ、事業場内最低賃金を毎年{special_wage}円以上引き上げる",
+        "大幅賃上げ特例: 補助事業終了後{plan_years}で給与支給総額を年平均{special_payroll}%以上増加させ、事業場内最低賃金を毎年{special_wage}円以上引き上げる",
         when="wage_special",
         source="monozukuri.wage_special.requirements",
     ),
@@ -175,7 +176,11 @@ OBLIGATIONS = (
 TRACE = (
     Note("base", "補助対象経費 {base:,}円（{frame_name}の対象経費の合計）"),
     Note("rate", "補助率 {rate}（{rate_reason}）"),
-    Note("tier", "補助金額のうち{tier_man}を超える部分は補助率1/3: {base:,}円 → {raw:,}円", when="tiered"),
+    Note(
+        "tier",
+        "補助金額のうち{tier_man}を超える部分は補助率{over_rate}: {base:,}円 → {raw:,}円",
+        when="tiered",
+    ),
     Note("calc", "計算額 {raw:,}円（円未満切捨て）", when="untiered"),
     Note("cap", "補助上限額 {cap:,}円（従業員{employees}人の区分）", when="no_wage_special"),
     Note(
@@ -221,6 +226,7 @@ def _common(ctx: Context, p: ParamView) -> dict[str, Any]:
             "pay_plan_pct": pay,
         },
         "constants": {
+            "plan_years": year_range(p["monozukuri.plan_years"]),
             "va_need": percent(va_need),
             "pay_need": percent(pay_need),
             "special_payroll": percent(frac(special["payroll_cagr"])),
@@ -230,6 +236,23 @@ def _common(ctx: Context, p: ParamView) -> dict[str, Any]:
             "refund_min_wage": refund["min_wage"],
             "refund_wage_special": refund["wage_special"],
         },
+    }
+
+
+def _texts(p: ParamView, fid: str) -> dict[str, str]:
+    """The figures a frame's templates write about its rate and limits (built once a day)."""
+    r = p[f"monozukuri.{fid}.rate"]
+    tiered = fid == "shoryokuka"
+    return {
+        "tier_man": man_yen(int(r["tier_threshold_yen"])) if tiered else "",
+        "over_rate": rate(frac(r["over"])) if tiered else "",
+        "covid_rate": rate(frac(r["covid"])) if fid == "kofukakachi" else "",
+        "lower_man": man_yen(int(p["monozukuri.lower_limit_yen"])),
+        "rate_detail": (
+            f"補助金額{man_yen(int(r['tier_threshold_yen']))}を超える部分は{rate(frac(r['over']))}"
+            if tiered
+            else ""
+        ),
     }
 
 
@@ -248,11 +271,8 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
 
     program = ctx.registry.programs["monozukuri"]
     info = ctx.round(program, fid)
-    excluded = [
-        f"monozukuri/{r.id}"
-        for r in program.rounds
-        if info.round is not None and info.round.id in r.excludes_later
-    ]
+    earlier = [r for r in program.rounds if info.round is not None and info.round.id in r.excludes_later]
+    excluded = [f"monozukuri/{r.id}" for r in earlier]
 
     checks: list[tuple[Check, np.ndarray]] = [
         (SME, ctx.sme),
@@ -292,6 +312,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         index = select_rate([(ctx.small, 1)], 0, b.size)
 
     base = b.expenses(frame.expenses)
+    texts = p.table(f"monozukuri:texts:{fid}", lambda p: _texts(p, fid))
     if fid == "shoryokuka":
         threshold = int(rate_p["tier_threshold_yen"])
         over = frac(rate_p["over"])
@@ -342,20 +363,14 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
         commitments=COMMITMENTS,
         obligations=OBLIGATIONS,
         trace=TRACE,
-        rate_detail=(f"補助金額{threshold // 10_000:,}万円を超える部分は1/3" if fid == "shoryokuka" else ""),
+        rate_detail=texts["rate_detail"],
         sources=(f"monozukuri.{fid}.caps", f"monozukuri.{fid}.rate", "monozukuri.lower_limit_yen"),
         constants={
             **c["constants"],
             "productivity_multiple": p["monozukuri.shoryokuka.productivity_multiple"],
-            "tier_man": f"{threshold // 10_000:,}万円",
-            "lower_man": f"{lower // 10_000:,}万円",
-            "excluded_rounds": "・".join(_round_name(program, key) for key in excluded),
+            **texts,
+            "excluded_rounds": "・".join(r.name for r in earlier),
             "round_name": current.name if current else "",
             "later_rounds": "・".join(r.name for r in later),
         },
     )
-
-
-def _round_name(program: Program, key: str) -> str:
-    rid = key.split("/", 1)[1]
-    return next(r.name for r in program.rounds if r.id == rid)

@@ -27,8 +27,9 @@ SHORTAGE = Check(
     "labor_shortage",
     "人手不足の状態にあること",
     ok="人手不足の状態にあります",
-    ng="人手不足の状態（平均残業時間が月30時間超、従業員の減少、求人の未充足など）にある事業者が対象です",
-    unknown="人手不足の状態（平均残業時間が月30時間超、前年比で従業員5%以上減少、求人を出しても充足しない など）にあることの確認が必要です",
+    ng="人手不足の状態（平均残業時間が月{overtime_hours}時間超、従業員の減少、求人の未充足など）にある事業者が対象です",
+    unknown="人手不足の状態（平均残業時間が月{overtime_hours}時間超、前年比で従業員{employee_decrease}%以上減少、求人を出しても充足しない など）にあることの確認が必要です",
+    source="shoryokuka.labor_shortage",
 )
 WAGE_REQUIREMENT = Check(
     "wage_requirement",
@@ -126,5 +127,7 @@ def evaluate(ctx: Context, frame: Frame) -> Outcome:
             "payroll": percent(frac(wage["payroll_increase"])),
             "effect_years": p["shoryokuka.effect_report_years"],
             "shortfall": p["shoryokuka.wage_requirement.shortfall"],
+            "overtime_hours": p["shoryokuka.labor_shortage"]["overtime_hours_per_month"],
+            "employee_decrease": percent(frac(p["shoryokuka.labor_shortage"]["employee_decrease"])),
         },
     )

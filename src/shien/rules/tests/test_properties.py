@@ -82,9 +82,9 @@ def test_subsidy_is_monotone_in_expenses(doc: dict[str, Any], data: st.DataObjec
 @given(st.lists(profiles(with_as_of=False), min_size=2, max_size=6))
 def test_one_business_on_scalars_equals_the_same_in_a_batch(docs: list[dict[str, Any]]) -> None:
     """A batch of one runs on Python scalars; it must decide exactly as the numpy batch does."""
-    from shien.rules.engine import now
+    from shien.rules import clock
 
-    moment = now()
+    moment = clock.now()
     records = [profile_to_record(Profile.model_validate(d)) for d in docs]
     vector = evaluate(Batch.from_records(records), moment)
     for i, record in enumerate(records):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from shien.programs.models import News
+from shien.rules import clock
 from shien.rules.registry import JST, registry
 
 NEWS = [
@@ -142,10 +143,9 @@ class Command(BaseCommand):
         from shien.accounts.services import advisor_consent_grant, organization_create
         from shien.applications import postaward, review, services, workflow
         from shien.applications.models import Application, RoundBudget
-        from shien.rules.engine import now
         from shien.rules.frames.base import rounds_at
 
-        current = rounds_at(now())
+        current = rounds_at(clock.now())
         keys = ("monozukuri/shoryokuka", "monozukuri/kofukakachi", "jizokuka/tsujo", "it_donyu/tsujo",
                 "shoryokuka/catalog")  # fmt: skip
         if not all(current[k].accepting for k in keys):
@@ -221,5 +221,5 @@ class Command(BaseCommand):
         paid, _ = postaward.confirm_amount(
             actor=staff, application=paid, decisions={paid.expense_lines.get().pk: (True, "")}
         )
-        postaward.record_payment(actor=staff, application=paid, paid_on=now().date())
+        postaward.record_payment(actor=staff, application=paid, paid_on=clock.today())
         self.stdout.write("デモの申請: 下書き・様式4待ち・審査中・交付決定・支払済みの5件")

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from shien.applications.reminders import send_due_reminders
-from shien.rules.engine import now
+from shien.rules import clock
 from shien.rules.registry import JST
 from shien.rules.text import wareki_datetime
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--at", help="この日時として実行（ISO 8601。時差がなければ日本時間）")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        at = now()
+        at = clock.now()
         if options.get("at"):
             try:
                 at = datetime.fromisoformat(options["at"])
