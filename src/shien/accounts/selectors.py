@@ -20,9 +20,8 @@ def organizations_for(user: User) -> QuerySet[Organization]:
         pk__in=AdvisorConsent.objects.filter(advisor=user, revoked_at__isnull=True).values("organization_id")
     )
     if user.has_any_role(STAFF_ROLES):
-        from shien.applications.models import Application
-
-        submitted = Application.objects.filter(submitted_at__isnull=False).values("organization_id")
+        # through the reverse relation: accounts sits below applications and imports nothing of it
+        submitted = Organization.objects.filter(applications__submitted_at__isnull=False).values("pk")
         return Organization.objects.filter(own | Q(pk__in=submitted))
     return Organization.objects.filter(own)
 

@@ -1,4 +1,4 @@
-"""Account pages: sign-up (confirmed by mail), my page, a new organization. Login: auth_views."""
+"""Account pages: sign-up (confirmed by mail), a new organization. Login: auth_views; マイページ: portal."""
 
 from __future__ import annotations
 
@@ -17,19 +17,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from shien.accounts import mail_throttle
 from shien.accounts.forms import FIELD_OF, OrganizationForm, SignupForm, SignupPasswordForm
-from shien.accounts.members import invitations_for
-from shien.accounts.models import Role, User
-from shien.accounts.selectors import acting_organizations, home, request_user
+from shien.accounts.models import User
+from shien.accounts.selectors import home, request_user
 from shien.accounts.services import organization_create
 from shien.accounts.throttle import client_ip
-from shien.accounts.twofactor import two_factor_recommended
-from shien.applications.selectors import applications_for
 from shien.core.errors import DomainError
 from shien.core.notifications import email_address
 from shien.core.services import audit_record
-from shien.rules import clock
-from shien.rules.frames.base import rounds_at
-from shien.rules.registry import registry
 
 SIGNUP_SALT = "shien.accounts.signup"
 SIGNUP_MAX_AGE = 24 * 60 * 60  # seconds a sign-up link stays valid
@@ -105,39 +99,6 @@ def signup_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(home(user)[0])
     context = {"form": form, "email": email, "name": name}
     return render(request, "accounts/signup_confirm.html", context, status=_form_status(request))
-
-
-@login_required
-def mypage(request: HttpRequest) -> HttpResponse:
-    from shien.applications.views import mypage_context  # drafts, states, saved 診断, 様式4, 計画変更
-
-    user = request_user(request)
-    open_rounds = rounds_at(clock.now())
-    home_url, home_label = home(user)
-    return render(
-        request,
-        "accounts/mypage.html",
-        {
-            # staff work elsewhere: a link to their own home, and no citizen prompts to register a business
-            "staff_home": (home_url, home_label) if home_url != request.path else None,
-            "is_advisor": user.has_role(Role.ADVISOR),
-            "applies": not user.has_any_role((Role.SECRETARIAT, Role.BUREAU, Role.REVIEWER)),
-            "organizations": acting_organizations(user),
-            "invitations": list(invitations_for(user).order_by("created_at")),
-            "two_factor_recommended": two_factor_recommended(user),
-            "applications": applications_for(user)
-            .select_related("organization")
-            .order_by("-updated_at")[:50],
-            "frames": [  # only frames with a round open now: the others cannot be applied for
-                (f"{p.id}/{f.id}", f"{p.short_name} {f.name}")
-                for p in registry().programs.values()
-                if p.kind == "grant"
-                for f in p.frames.values()
-                if open_rounds[f"{p.id}/{f.id}"].accepting
-            ],
-            **mypage_context(user),
-        },
-    )
 
 
 @login_required

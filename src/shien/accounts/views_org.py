@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from shien.accounts import members
+from shien.accounts import members, sections
 from shien.accounts.forms import FIELD_OF, OrganizationForm
 from shien.accounts.models import AdvisorConsent, Invitation, Membership, Organization, Role, User, UserRole
 from shien.accounts.selectors import STAFF_ROLES, organization_get, request_user
@@ -30,8 +30,6 @@ def _organization(request: HttpRequest, pk: int) -> Organization:
 
 
 def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str, Any]:
-    from shien.applications.selectors import applications_for
-
     user = request_user(request)
     mine = members.membership_of(user, org)
     own_consent = mine is None and org.advisor_consents.filter(advisor=user, revoked_at__isnull=True).exists()
@@ -62,7 +60,7 @@ def _context(request: HttpRequest, org: Organization, **extra: Any) -> dict[str,
         "memberships": memberships,
         "sole_owner_id": owners[0].pk if len(owners) == 1 else None,  # offered no way out
         "consents": [(c, affiliations.get(c.advisor_id, "")) for c in consents],
-        "applications": list(applications_for(user).filter(organization=org).order_by("-updated_at")[:50]),
+        **sections.context_for(user, org),  # the business's applications (registered by applications)
         "member_kinds": Membership.Kind.choices,
         "invitations": list(org.invitations.filter(status=Invitation.Status.PENDING).order_by("created_at"))
         if mine is not None

@@ -19,6 +19,7 @@ from django.urls import reverse
 from shien.accounts.models import Role, User
 from shien.accounts.selectors import can_act_for
 from shien.applications import workflow
+from shien.applications.judging import _frame_result
 from shien.applications.limits import free_text
 from shien.applications.models import Application, ChangeRequest, State
 from shien.core.errors import DomainError
@@ -32,8 +33,6 @@ Status = ChangeRequest.Status
 
 def estimate_for(application: Application, plan: dict[str, Any]) -> tuple[int, list[dict[str, str]]]:
     """The engine's subsidy for `plan` (as of the submission), and the criteria it fails."""
-    from shien.applications.services import _frame_result
-
     changed = copy.deepcopy(application)
     changed.plan = plan
     result = _frame_result(changed, application.submitted_at or clock.now())

@@ -25,9 +25,9 @@ from django.db import transaction
 
 from shien.accounts.models import User
 from shien.applications import workflow
+from shien.applications.judging import _frame_result
 from shien.applications.limits import LINE_MAX, free_text
 from shien.applications.models import Application, Attachment, ChangeRequest, ExpenseLine, State
-from shien.applications.services import _frame_result
 from shien.core.errors import DomainError
 from shien.core.models import AuditLog
 from shien.rules import clock

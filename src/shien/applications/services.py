@@ -8,65 +8,26 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from pydantic import ValidationError
 
 from shien.accounts.models import Organization, User
 from shien.accounts.selectors import can_act_for
-from shien.applications import workflow
+from shien.applications import changes, workflow
 
 # what a file really is (Pillow, pypdf, zipfile); `sniff` is also used from here by programs.documents
 from shien.applications.files import detect, sniff, stored_name  # noqa: F401
+from shien.applications.judging import _frame_result, organization_facts, profile_for  # noqa: F401
 from shien.applications.limits import free_text
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
 from shien.core.errors import DomainError
 from shien.core.services import audit_record, created_before
 from shien.rules import clock
-from shien.rules.engine import estimate
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, registry
-from shien.rules.schema import Profile, japanese_errors
 from shien.rules.text import wareki_datetime
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 EDITABLE = (State.DRAFT, State.RETURNED)
 ATTACHABLE = (*EDITABLE, State.GRANTED)  # application documents, then evidence for the results report
-
-
-def organization_facts(org: Organization) -> dict[str, Any]:
-    """The facts of the organization the rules engine reads (kept with an application when submitted)."""
-    return {
-        "prefecture": org.prefecture,
-        "industry": org.industry,
-        "employees": org.employees,
-        "capital_yen": org.capital_yen,
-        "invoice_registered": bool(org.invoice_number) or None,
-    }
-
-
-def profile_for(application: Application, at: datetime) -> Profile:
-    """The rules engine's view of an application: the organization's facts and the plan."""
-    document = {
-        "as_of": at.isoformat(),
-        "business": {
-            **(application.facts or organization_facts(application.organization)),
-            **application.plan.get("business", {}),
-        },
-        "plan": {k: v for k, v in application.plan.items() if k not in ("business", "followup")},
-    }
-    try:
-        return Profile.model_validate(document)
-    except ValidationError as exc:
-        raise DomainError("invalid_input", "申請内容に誤りがあります", japanese_errors(exc)) from None
-
-
-def _frame_result(application: Application, at: datetime) -> dict[str, Any]:
-    key = f"{application.program}/{application.frame}"
-    document = estimate([profile_for(application, at)], as_of=at, frames={key})[0]
-    return next(
-        r
-        for r in document["results"]
-        if r["program"] == application.program and r["frame"] == application.frame
-    )
 
 
 # the organization's own facts: taken from the organization, never from a saved 診断
@@ -172,8 +133,6 @@ def application_autosave(
 def application_withdraw(*, actor: User, application: Application, reason: str) -> Application:
     """取下げ, from every state the state machine allows, with a reason. A pending 計画変更 is withdrawn
     with it. Withdrawing again (a double click) returns the withdrawn application."""
-    from shien.applications import changes
-
     current = Application.objects.get(pk=application.pk)
     if current.state == State.WITHDRAWN and can_act_for(actor, application.organization):
         return current
@@ -194,57 +153,6 @@ def application_withdraw(*, actor: User, application: Application, reason: str) 
 
 
 # -- saved 診断 ---------------------------------------------------------------------------------------
-
-
-def _diagnosis_identity(values: dict[str, Any]) -> dict[str, Any]:
-    """The answers that decide a 診断 (not the 判定日), without empty fields, lists sorted."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key == "as_of" or value in ("", None, []):
-            continue
-        out[key] = sorted(value) if isinstance(value, list) else value
-    return out
-
-
-@transaction.atomic
-def diagnosis_save(*, user: User, values: dict[str, Any], profile: Profile, title: str = "") -> Any:
-    """Keep a 診断 result (its answers and the profile it was judged on); the same answers saved
-    again (a double click, a second visit) return the earlier record."""
-    from shien.navigator.models import SavedDiagnosis
-
-    answers = _diagnosis_identity(values)
-    User.objects.select_for_update().filter(pk=user.pk).first()  # one save at a time per user
-    for existing in SavedDiagnosis.objects.filter(user=user):
-        if existing.answers == answers:
-            return existing
-    document = profile.model_dump(mode="json", exclude_none=True)
-    document.pop("as_of", None)
-    saved = SavedDiagnosis.objects.create(
-        user=user,
-        title=title.strip()[:100] or f"診断 {wareki_datetime(clock.now())}"[:100],
-        answers=answers,
-        profile=document,
-    )
-    audit_record(actor=user, action="diagnosis.save", obj=saved)
-    return saved
-
-
-def diagnosis_find(user: User, values: dict[str, Any]) -> Any | None:
-    from shien.navigator.models import SavedDiagnosis
-
-    answers = _diagnosis_identity(values)
-    return next((d for d in SavedDiagnosis.objects.filter(user=user) if d.answers == answers), None)
-
-
-@transaction.atomic
-def diagnosis_delete(*, user: User, diagnosis_id: int) -> None:
-    from shien.navigator.models import SavedDiagnosis
-
-    saved = SavedDiagnosis.objects.filter(user=user, pk=diagnosis_id).first()
-    if saved is None:
-        return  # already deleted (a double click) or not this user's: nothing to do
-    audit_record(actor=user, action="diagnosis.delete", obj=saved)
-    saved.delete()
 
 
 # -- attachments ----------------------------------------------------------------------------------------

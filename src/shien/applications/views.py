@@ -37,6 +37,7 @@ from shien.applications.models import Application, ChangeRequest, Form4Issue, St
 from shien.applications.selectors import application_get
 from shien.core.errors import DomainError, http_status
 from shien.core.models import AuditLog
+from shien.navigator import saved as saved_diagnoses
 from shien.navigator.services import _number, read_answers
 from shien.rules import clock
 from shien.rules.registry import Frame, registry
@@ -1072,7 +1073,7 @@ def diagnosis_apply(request: HttpRequest) -> HttpResponse:
     answers = read_answers(request.POST)
     if answers.errors or answers.profile is None:
         return _refuse(request, "診断の回答に誤りがあります。診断をやり直してください", 400)
-    saved = services.diagnosis_save(user=user, values=answers.values, profile=answers.profile)
+    saved = saved_diagnoses.diagnosis_save(user=user, values=answers.values, profile=answers.profile)
     return _create_from_diagnosis(request, user, saved)
 
 
@@ -1093,7 +1094,7 @@ def diagnosis_apply_saved(request: HttpRequest, diagnosis_id: int) -> HttpRespon
 @login_required
 @require_POST
 def diagnosis_delete(request: HttpRequest, diagnosis_id: int) -> HttpResponse:
-    services.diagnosis_delete(user=_user(request), diagnosis_id=diagnosis_id)
+    saved_diagnoses.diagnosis_delete(user=_user(request), diagnosis_id=diagnosis_id)
     messages.success(request, "保存した診断結果を削除しました")
     return redirect(reverse("mypage") + "#diagnoses")
 

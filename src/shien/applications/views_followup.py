@@ -29,8 +29,8 @@ from shien.accounts.selectors import STAFF_ROLES, can_act_for, request_user
 from shien.applications import followup
 from shien.applications.models import Application, FollowUpReport
 from shien.applications.selectors import application_get, applications_for
+from shien.core.calendars import calendar_response
 from shien.core.errors import DomainError, http_status
-from shien.programs.feeds import calendar_response
 from shien.rules import clock
 from shien.rules.registry import JST, registry
 from shien.rules.text import parse_yen, wareki_date

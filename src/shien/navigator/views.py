@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from shien.navigator import services
+from shien.navigator import saved, services
 from shien.rules.schema import check_as_of
 
 
@@ -46,7 +46,6 @@ def shindan(request: HttpRequest) -> HttpResponse:
 def _signed_in(request: HttpRequest, answers: services.Answers) -> dict[str, Any]:
     """For a signed-in user: whether these answers are saved, and the organizations to apply for."""
     from shien.accounts.models import Organization
-    from shien.applications.services import diagnosis_find
 
     user = request.user
     if not user.is_authenticated:
@@ -56,7 +55,7 @@ def _signed_in(request: HttpRequest, answers: services.Answers) -> dict[str, Any
         | Q(advisor_consents__advisor=user, advisor_consents__revoked_at__isnull=True)
     ).distinct()
     return {
-        "saved": diagnosis_find(user, answers.values),  # type: ignore[arg-type]
+        "saved": saved.diagnosis_find(user, answers.values),  # type: ignore[arg-type]
         "organizations": list(organizations.order_by("name")),
         "idempotency_key": secrets.token_urlsafe(16),
     }
@@ -92,13 +91,12 @@ def result(request: HttpRequest) -> HttpResponse:
 def diagnosis_save(request: HttpRequest) -> HttpResponse:
     """「この結果を保存」: the answers and the profile they make; the same answers again are one record."""
     from shien.accounts.selectors import request_user
-    from shien.applications.services import diagnosis_save as save
 
     answers = services.read_answers(request.POST)
     if answers.errors or answers.profile is None:
         step = services.first_step_with_error(answers)
         return render(request, "navigator/shindan.html", services.form_context(answers, step), status=400)
-    save(
+    saved.diagnosis_save(
         user=request_user(request),
         values=answers.values,
         profile=answers.profile,

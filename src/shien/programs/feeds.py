@@ -9,8 +9,9 @@ from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
-from icalendar import Alarm, Calendar, Event
+from icalendar import Alarm, Event
 
+from shien.core.calendars import calendar_response
 from shien.programs.selectors import news_list
 from shien.rules import clock
 from shien.rules.registry import JST, Program, Round, registry
@@ -127,31 +128,6 @@ def _events(request: HttpRequest, program: Program, rounds: list[Round], frame_n
                 )
             )
     return events
-
-
-def calendar_response(
-    name: str,
-    events: list[Event],
-    *,
-    product: str = "deadlines",
-    filename: str = "shien.ics",
-    timezones: bool = False,
-) -> HttpResponse:
-    """An iCalendar (RFC 5545) response that calendar apps can subscribe to (refreshed twice a day)."""
-    cal = Calendar()
-    cal.add("prodid", f"-//shien//{product}//JA")
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", "Asia/Tokyo")
-    cal.add("refresh-interval;value=duration", "PT12H")
-    for event in events:
-        cal.add_component(event)
-    if timezones:
-        cal.add_missing_timezones()
-    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
-    return response
 
 
 def ics_all(request: HttpRequest) -> HttpResponse:

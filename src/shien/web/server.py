@@ -125,7 +125,7 @@ def banner(host: str, port: int, *, demo: bool) -> str:
     url = f"http://{host}:{port}/"
     lines = [f"shien を起動しました: {url}  （終了は Ctrl+C）"]
     if demo:
-        from shien.core.management.commands.load_demo import demo_logins
+        from shien.portal.management.commands.load_demo import demo_logins
 
         lines.append(f"デモのログイン: {demo_logins()}")
         lines.append(f"送信されたメール（デモでは送信せずに保存）: {url}dev/mail/")

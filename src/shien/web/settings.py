@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "shien.programs",
     "shien.navigator",
     "shien.applications",
+    "shien.portal",  # on top of the domain apps: home, inbox, demo data, commands
 ]
 
 MIDDLEWARE = [

@@ -4,12 +4,13 @@ from shien.accounts import views as accounts
 from shien.applications import views as applications
 from shien.core import views as core_views
 from shien.navigator import views as navigator
+from shien.portal import views as portal
 from shien.programs import downloads, feeds, views
 from shien.programs import views_jgrants as jg
 from shien.web.api import api
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", portal.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("programs/", views.program_list, name="program-list"),
     path("programs.csv", downloads.programs_csv, name="programs-csv"),
@@ -21,14 +22,14 @@ urlpatterns = [
     path("shindan/", navigator.shindan, name="shindan"),
     path("shindan/result/", navigator.result, name="shindan-result"),
     path("feeds/news.atom", feeds.NewsFeed(), name="feed-news"),
-    path("", include("shien.core.urls")),  # inbox, personal calendar feeds (before calendar/<program>)
+    path("", include("shien.portal.urls")),  # inbox, personal calendar feeds (before calendar/<program>)
     path("calendar/deadlines.ics", feeds.ics_all, name="ics-all"),
     path("calendar/<str:program_id>.ics", feeds.ics_program, name="ics-program"),
     path("calendar/<str:program_id>/<str:frame_id>.ics", feeds.ics_frame, name="ics-frame"),
     path("accounts/signup/", accounts.signup, name="signup"),
     path("accounts/", include("shien.accounts.urls")),  # two-factor, OpenID Connect
     path("accounts/", include("django.contrib.auth.urls")),
-    path("mypage/", accounts.mypage, name="mypage"),
+    path("mypage/", portal.mypage, name="mypage"),
     path("organizations/new/", accounts.organization_new, name="organization-new"),
     path("organizations/", include("shien.accounts.urls_org")),  # facts, members, advisor consent
     path("applications/new/", applications.application_new, name="application-new"),

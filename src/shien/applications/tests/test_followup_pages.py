@@ -18,8 +18,8 @@ from shien.applications.tests.factories import organization, user
 from shien.applications.tests.test_followup_programs import make_app
 from shien.rules.registry import JST
 
-# The personal feed /calendar/u/<token>.ics lives in shien.core.urls; shien.web.urls must route it before
-# the program calendars' calendar/<program>/<frame>.ics. Until it does, these tests route core first.
+# The personal feed /calendar/u/<token>.ics lives in shien.portal.urls; shien.web.urls routes it before
+# the program calendars' calendar/<program>/<frame>.ics.
 
 NOW = datetime(2025, 7, 1, 10, 0, tzinfo=JST)
 PASSWORD = "correct horse battery"  # the factories' password  # noqa: S105

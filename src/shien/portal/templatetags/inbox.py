@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from shien.accounts.models import Role
 from shien.core.notifications import unread_count
 
 register = template.Library()
@@ -41,10 +43,6 @@ def unread_badge(context: Any, oob: bool = False, count: int | None = None) -> S
 @register.simple_tag(takes_context=True)
 def office_link(context: dict[str, Any]) -> SafeString:
     """The header link to the back office, for the secretariat, the bureau and reviewers only."""
-    from django.urls import reverse
-
-    from shien.accounts.models import Role
-
     user = context.get("user")
     if not getattr(user, "is_authenticated", False):
         return mark_safe("")  # noqa: S308 (empty)

@@ -1,4 +1,5 @@
-"""URL patterns of this module (included from shien.web.urls at the site root).
+"""The portal's addresses: the inbox, the personal calendar feed and the development mailbox (included
+from shien.web.urls at the site root; the home page is routed there directly).
 
 The personal calendar feed `calendar/u/<token>.ics` must be routed before the program calendars'
 `calendar/<program>/<frame>.ics`, which would otherwise take it (see shien.web.urls).
@@ -7,7 +8,8 @@ The personal calendar feed `calendar/u/<token>.ics` must be routed before the pr
 from django.urls import URLPattern, URLResolver, path
 
 from shien.applications import views_followup
-from shien.core import devmail, views_inbox
+from shien.core import devmail
+from shien.portal import views_inbox
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("inbox/", views_inbox.inbox, name="inbox"),

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shien.core.management.commands.load_demo import DEMO_OWNER, DEMO_PASSWORD, DEMO_SECRETARIAT, DEMO_STAFF
+from shien.portal.management.commands.load_demo import DEMO_OWNER, DEMO_PASSWORD, DEMO_SECRETARIAT, DEMO_STAFF
 
 pytestmark = [
     pytest.mark.server,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from shien.accounts.models import User
 from shien.core.models import AuditLog, Notification
 from shien.core.notifications import notify
-from shien.core.templatetags.inbox import badge
+from shien.portal.templatetags.inbox import badge
 
 pytestmark = pytest.mark.django_db
 
