@@ -1,14 +1,8 @@
 """事業化状況報告・効果報告: the report windows, yearly figures, automatic checks and the refund (返還).
 
-Every grant program with a `<program>.followup` parameter has follow-up reports. That dated, sourced
-parameter names the report (事業化状況報告, 事業効果報告, 効果報告 …), how many years, when each year is
-due (the fiscal year end + N months), where the 実績報告 deadline comes from, the figures required and the
-checks; each check names its target and refund rule by parameter. Unverified parameters are carried to
-the user as marks and notes on the schedule and on each check.
-
-Growth is compared exactly in integers: a CAGR of 3% over y years is met when
-VA_y × 100^y ≥ VA_0 × 103^y; 労働生産性 (付加価値額 ÷ 従業員数) compares VA_y × E_0 × 100^y ≥ VA_0 × E_y × 103^y.
-The refund is floored once after exact fraction arithmetic and never exceeds the amount paid.
+The arithmetic (each program's spec from its `<program>.followup` parameter, the report dates, the growth
+checks and the refund) is rules: `shien.rules.followup`, from plain values. This module reads the
+application and its reports, checks who may submit and when, stores the report and audits it.
 
 Year 0 is the 基準年度 (the last fiscal year before the project), entered once by the applicant when the
 plan does not already carry `plan["followup"]["baseline"]`.
@@ -16,12 +10,7 @@ plan does not already carry `plan["followup"]["baseline"]`.
 
 from __future__ import annotations
 
-import calendar
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from fractions import Fraction
-from math import floor
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -34,82 +23,23 @@ from shien.applications.selectors import applications_for
 from shien.core.errors import DomainError
 from shien.core.services import audit_record
 from shien.rules import clock
-from shien.rules.registry import JST, Entry, ParamView, registry
-from shien.rules.text import wareki_date, yen
-from shien.rules.vec import frac, percent
-
-FOLLOWUP_PROGRAMS = frozenset(
-    pid for pid in registry().programs if f"{pid}.followup" in registry().parameters
+from shien.rules import followup as rules
+from shien.rules.followup import (  # AMOUNT_FIELDS and MEASURES: re-exported for the pages
+    AMOUNT_FIELDS,  # noqa: F401
+    BASELINE_YEAR,
+    FOLLOWUP_PROGRAMS,
+    LABELS,
+    MEASURES,  # noqa: F401
+    Figures,
+    Spec,
+    add_months,
+    fiscal_year_end,
 )
+from shien.rules.registry import JST, registry
+from shien.rules.text import wareki_date
+
 SCHEDULE_STATES = (State.GRANTED, State.RESULTS_REPORTED, State.CONFIRMED, State.PAID)
 REPORT_STATES = (State.CONFIRMED, State.PAID)
-BASELINE_YEAR = 0
-AMOUNT_FIELDS = ("operating_profit_yen", "personnel_yen", "depreciation_yen", "payroll_total_yen")
-LABELS = {
-    "fiscal_year_end": "事業年度末",
-    "operating_profit_yen": "営業利益",
-    "personnel_yen": "人件費",
-    "depreciation_yen": "減価償却費",
-    "payroll_total_yen": "給与支給総額",
-    "min_wage_yen": "事業場内最低賃金（時給）",
-    "employees": "従業員数",
-    "sales_yen": "売上高",
-}
-MEASURES = {
-    "value_added": "付加価値額",
-    "payroll": "給与支給総額",
-    "sales": "売上高",
-    "productivity": "労働生産性（付加価値額÷従業員数）",
-}
-
-
-@dataclass(frozen=True)
-class Figures:
-    fiscal_year_end: date
-    operating_profit_yen: int
-    personnel_yen: int
-    depreciation_yen: int
-    payroll_total_yen: int
-    min_wage_yen: int
-    employees: int | None = None
-    sales_yen: int | None = None
-
-    @property
-    def value_added_yen(self) -> int:
-        return self.operating_profit_yen + self.personnel_yen + self.depreciation_yen
-
-    def as_fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LABELS}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One program's follow-up report, as its parameters stand on the application's rules day."""
-
-    program: str
-    name: str
-    years: int
-    due_months: int
-    results_due: str | None
-    required: tuple[str, ...]
-    checks: tuple[dict[str, Any], ...]
-    entries: tuple[Entry, ...] = field(repr=False)
-
-    @property
-    def unverified(self) -> bool:
-        return any(e.unverified for e in self.entries)
-
-    @property
-    def notes(self) -> list[str]:
-        return _notes(self.entries)
-
-
-def _notes(entries: Iterable[Entry]) -> list[str]:
-    out: list[str] = []
-    for e in entries:
-        if e.unverified and e.note and e.note not in out:
-            out.append(e.note)
-    return out
 
 
 def rules_day(application: Application) -> date:
@@ -119,54 +49,10 @@ def rules_day(application: Application) -> date:
 
 def program_spec(application: Application) -> Spec | None:
     """The follow-up report of the application's program and frame (None: the program has none)."""
-    if application.program not in FOLLOWUP_PROGRAMS:
-        return None
-    p = registry().at(rules_day(application))
-    prefix = f"{application.program}."
-    entry = p.entry(prefix + "followup")
-    doc = entry.value
-    if doc.get("frames") and application.frame not in doc["frames"]:
-        return None
-    entries = [entry, p.entry(prefix + doc["years_parameter"])]
-    if "due_months" in doc:
-        due_months = int(doc["due_months"])
-    else:
-        ref = doc["due_months_parameter"]
-        entries.append(p.entry(prefix + ref["parameter"]))
-        due_months = int(p[prefix + ref["parameter"]][ref["key"]])
-    return Spec(
-        program=application.program,
-        name=doc["name"],
-        years=int(p[prefix + doc["years_parameter"]]),
-        due_months=due_months,
-        results_due=doc.get("results_due"),
-        required=tuple(doc.get("required", ())),
-        checks=tuple(doc.get("checks", ())),
-        entries=tuple(entries),
-    )
+    return rules.program_spec(application.program, application.frame, rules_day(application))
 
 
 # -- dates ------------------------------------------------------------------------------------------
-
-
-def _clamped(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
-
-
-def add_months(day: date, months: int) -> date:
-    """`day` + N months; a month's last day stays the last day (3/31 + 3 → 6/30, 2/28 + 3 → 5/31)."""
-    year, month = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, month + 1
-    if day.day == calendar.monthrange(day.year, day.month)[1]:
-        return date(year, month, calendar.monthrange(year, month)[1])
-    return _clamped(year, month, day.day)
-
-
-def due_date(fiscal_year_end: date, months: int | None = None) -> date:
-    """The report due date of a fiscal year (ものづくり: `refund.formulas.report_due_months` by default)."""
-    if months is None:
-        months = int(registry().at(fiscal_year_end)["monozukuri.refund.formulas"]["report_due_months"])
-    return add_months(fiscal_year_end, months)
 
 
 def fiscal_month_day(
@@ -190,12 +76,6 @@ def fiscal_month_day(
         return default[0], default[1], True
     month, day = str(registry().at(rules_day(application))["followup.default_fiscal_year_end"]).split("-")
     return int(month), int(day), True
-
-
-def fiscal_year_end(paid_on: date, year: int, month: int, day: int) -> date:
-    """The end of the `year`-th fiscal year after payment (year 1: the first one ending on or after it)."""
-    first = paid_on.year if (paid_on.month, paid_on.day) <= (month, day) else paid_on.year + 1
-    return _clamped(first + year - 1, month, day)
 
 
 def _reports(application: Application) -> dict[int, FollowUpReport]:
@@ -268,163 +148,6 @@ def baseline(
     return {name: getattr(base, name) for name in LABELS}
 
 
-def _measure(measure: str, values: dict[str, Any]) -> tuple[int, int] | None:
-    """The measure as an exact fraction (numerator, denominator); None when a figure is missing."""
-    if measure in ("value_added", "productivity"):
-        parts = [values.get(k) for k in ("operating_profit_yen", "personnel_yen", "depreciation_yen")]
-        if any(v is None for v in parts):
-            return None
-        va = sum(int(v) for v in parts)
-        if measure == "value_added":
-            return va, 1
-        employees = values.get("employees")
-        return (va, int(employees)) if employees else None
-    key = {"payroll": "payroll_total_yen", "sales": "sales_yen"}[measure]
-    value = values.get(key)
-    return None if value is None else (int(value), 1)
-
-
-def _measure_text(measure: str, value: tuple[int, int]) -> str:
-    if measure == "productivity":
-        return f"1人当たり {yen(floor(Fraction(*value)))}（付加価値額 {yen(value[0])} ÷ {value[1]}人）"
-    return yen(value[0])
-
-
-def _grew(now: int, base: int, rate: Fraction, years: int) -> bool:
-    """now ≥ base × (1 + rate)^years, exactly."""
-    growth = (1 + rate) ** years
-    return now * growth.denominator >= base * growth.numerator
-
-
-def _band_cap(bands: list[dict[str, Any]], employees: int, key: str) -> int:
-    for band in bands:
-        if band["max_employees"] is None or employees <= band["max_employees"]:
-            return int(band[key])
-    return int(bands[-1][key])
-
-
-@dataclass
-class _Context:
-    application: Application
-    year: int
-    figures: Figures
-    base: dict[str, Any]
-    p: ParamView
-    amount: int
-    plan_years: int
-
-    def param(self, name: str) -> Any:
-        return self.p[f"{self.application.program}.{name}"]
-
-    def entry(self, name: str) -> Entry:
-        return self.p.entry(f"{self.application.program}.{name}")
-
-
-def _growth(ctx: _Context, spec: dict[str, Any]) -> tuple[dict[str, Any], Fraction, list[Entry]] | None:
-    measure, label = spec["measure"], MEASURES[spec["measure"]]
-    used: list[Entry] = []
-    if "rate_parameter" in spec:
-        rate = frac(ctx.param(spec["rate_parameter"]))
-        used.append(ctx.entry(spec["rate_parameter"]))
-    else:
-        rate = frac(spec["rate"])
-    now_value = _measure(measure, ctx.figures.as_fields())
-    base_value = _measure(measure, ctx.base)
-    if now_value is None or base_value is None or base_value[0] == 0:
-        return {"code": spec["code"], "passed": None,
-                "message": f"{label}: 基準年度または今回の数値がないため確認できません"}, Fraction(0), used  # fmt: skip
-    compound = spec.get("mode") == "compound"
-    factor = (1 + rate) ** ctx.year if compound else 1 + rate * ctx.year
-    # now_n / now_d ≥ base_n / base_d × factor, cross-multiplied (the denominators are positive)
-    passed = (
-        now_value[0] * base_value[1] * factor.denominator >= base_value[0] * now_value[1] * factor.numerator
-    )
-    if compound:
-        target = f"年平均{percent(rate)}%以上の目標"
-    elif rate:
-        target = f"{ctx.year}年で{percent(rate * ctx.year)}%以上の伸びの目標"
-    else:
-        target = "基準年度以上か"
-    check = {"code": spec["code"], "passed": passed,
-             "message": f"{label} {_measure_text(measure, now_value)}（基準 {_measure_text(measure, base_value)}、{target}）"}  # fmt: skip
-    refund = Fraction(0)
-    method, entry = _refund_method(ctx, spec)
-    target_growth = factor - 1
-    if method == "shortfall_ratio" and not passed and ctx.year == ctx.plan_years and target_growth > 0:
-        achieved = Fraction(now_value[0] * base_value[1], now_value[1] * base_value[0]) - 1
-        ratio = min(Fraction(1), max(Fraction(0), 1 - achieved / target_growth))
-        refund = ctx.amount * ratio
-        check["refund"] = f"計画終了時の未達成率 {percent(ratio)}% に応じて返還"
-    if entry is not None and "refund" in check:
-        used.append(entry)
-    return check, refund, used
-
-
-def _refund_method(ctx: _Context, spec: dict[str, Any]) -> tuple[str | None, Entry | None]:
-    ref = spec.get("refund")
-    if not ref:
-        return None, None
-    return str(ctx.param(ref["parameter"])[ref["rule"]]), ctx.entry(ref["parameter"])
-
-
-def _min_wage(ctx: _Context, spec: dict[str, Any]) -> tuple[dict[str, Any], Fraction, list[Entry]] | None:
-    wage_view = registry().at(ctx.figures.fiscal_year_end)
-    key = f"minimum_wage.{ctx.application.organization.prefecture}"
-    premium = int(ctx.param(spec["premium_parameter"]))
-    used = [wage_view.entry(key), ctx.entry(spec["premium_parameter"])]
-    # that year's 地域別最低賃金 is not yet in the registry: unknown, never last year's carried forward
-    if wage_view[key] is None:
-        return {"code": spec["code"], "passed": None,
-                "message": f"事業場内最低賃金 {ctx.figures.min_wage_yen:,}円（事業年度末の地域別最低賃金が shien に未登録のため、＋{premium}円 以上の目標は確認できません）"}, Fraction(0), used  # fmt: skip
-    regional = int(wage_view[key])
-    passed = ctx.figures.min_wage_yen >= regional + premium
-    check = {"code": spec["code"], "passed": passed,
-             "message": f"事業場内最低賃金 {ctx.figures.min_wage_yen:,}円（地域別最低賃金 {regional:,}円＋{premium}円 以上の目標）"}  # fmt: skip
-    refund = Fraction(0)
-    method, entry = _refund_method(ctx, spec)
-    if method == "per_plan_year" and not passed:
-        refund = Fraction(ctx.amount, ctx.plan_years)
-        check["refund"] = f"未達の年は確定額 {yen(ctx.amount)} ÷ 事業計画年数 {ctx.plan_years}年 を返還"
-        used.append(entry)  # type: ignore[arg-type]
-    return check, refund, used
-
-
-def _wage_special(ctx: _Context, spec: dict[str, Any]) -> tuple[dict[str, Any], Fraction, list[Entry]] | None:
-    """省力化: the 賃上げ要件 of the raised cap, against the 基準年度, in the year the formula names."""
-    if not ctx.application.plan.get("commitments", {}).get("wage_increase_special"):
-        return None
-    formula = ctx.param(spec["formula_parameter"])
-    if ctx.year != int(formula["checked_in_year"]):
-        return None
-    requirement = ctx.param(spec["requirement_parameter"])
-    used = [ctx.entry(spec["requirement_parameter"]), ctx.entry(spec["formula_parameter"])]
-    base_wage, base_pay = ctx.base.get("min_wage_yen"), ctx.base.get("payroll_total_yen")
-    if not base_wage or not base_pay:
-        return {"code": spec["code"], "passed": None,
-                "message": "賃上げ要件: 基準年度の事業場内最低賃金・給与支給総額がないため確認できません"}, Fraction(0), used  # fmt: skip
-    increase_yen = int(requirement["min_wage_increase_yen"])
-    increase = frac(requirement["payroll_increase"])
-    wage_ok = ctx.figures.min_wage_yen >= int(base_wage) + increase_yen
-    pay_ok = ctx.figures.payroll_total_yen * increase.denominator >= int(base_pay) * (increase.denominator + increase.numerator)  # fmt: skip
-    check = {"code": spec["code"], "passed": wage_ok and pay_ok,
-             "message": (f"賃上げ要件 事業場内最低賃金 {ctx.figures.min_wage_yen:,}円（基準 {int(base_wage):,}円＋{increase_yen}円 以上の目標）、"
-                         f"給与支給総額 {yen(ctx.figures.payroll_total_yen)}（基準 {yen(int(base_pay))}、+{percent(increase)}%以上の目標）")}  # fmt: skip
-    refund = Fraction(0)
-    method, _ = _refund_method(ctx, spec)
-    if method == "excess_over_normal_cap" and not check["passed"]:
-        employees = ctx.application.organization.employees
-        cap = _band_cap(ctx.p[f"{ctx.application.program}.caps"], employees, "cap")
-        excess = max(0, ctx.amount - cap)
-        refund = Fraction(excess)
-        check["refund"] = (f"賃上げ要件の未達: 確定額 {yen(ctx.amount)} のうち通常の補助上限額 {yen(cap)}"
-                           f"（従業員{employees}人の区分）を超える {yen(excess)} を返還")  # fmt: skip
-        used.append(ctx.entry("caps"))
-    return check, refund, used
-
-
-KINDS = {"growth": _growth, "min_wage": _min_wage, "wage_special": _wage_special}
-
-
 def evaluate(
     application: Application, year: int, figures: Figures, base: dict[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], int]:
@@ -439,38 +162,18 @@ def evaluate(
     # accepted at the inspection: then nothing was paid and nothing is refunded), else the granted one
     confirmed = application.confirmed_yen
     amount = confirmed if confirmed is not None else application.granted_yen or 0
-    plan_years = int(application.plan.get("followup", {}).get("plan_years", spec.years))
-    checks: list[dict[str, Any]] = []
-    if base is None:
-        checks.append({"code": "baseline", "passed": None, "unverified": False,
-                       "message": "基準年度の数値が未登録のため、伸び率は確認できません"})  # fmt: skip
-    ctx = _Context(
-        application, year, figures, base or {}, registry().at(rules_day(application)), amount, plan_years
+    plan = application.plan
+    subject = rules.Subject(
+        program=application.program,
+        frame=application.frame,
+        day=rules_day(application),
+        amount=amount,
+        plan_years=int(plan.get("followup", {}).get("plan_years", spec.years)),
+        prefecture=application.organization.prefecture,
+        employees=application.organization.employees,
+        wage_special=bool(plan.get("commitments", {}).get("wage_increase_special")),
     )
-    refund = Fraction(0)
-    spec_entry = spec.entries[0]
-    for item in spec.checks:
-        if item.get("frames") and application.frame not in item["frames"]:
-            continue
-        if base is None and item["kind"] != "min_wage":
-            continue
-        result = KINDS[item["kind"]](ctx, item)
-        if result is None:
-            continue
-        check, part, used = result
-        if item.get("informational"):
-            check["informational"] = True
-            check["message"] += "（参考）"
-        if part:
-            check["refund_yen"] = floor(part)
-        refund += part
-        entries = [spec_entry, *used]
-        check["unverified"] = any(e.unverified for e in entries)
-        notes = _notes(entries)
-        if notes:
-            check["notes"] = notes
-        checks.append(check)
-    return checks, min(floor(refund), amount)
+    return rules.evaluate(spec, subject, year, figures, base)
 
 
 # -- writes -------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -252,3 +253,147 @@ def test_setting_up_asks_who_is_there_and_the_owner_is_told_by_email(client: Cli
     assert (
         note.title == "2段階認証を有効にしました" and note.email_wanted and "心当たりがない場合" in note.body
     )
+
+
+def test_each_login_step_gives_a_new_session_key(client: Client, totp: Totp) -> None:
+    u = user("fix@example.jp")
+    device, _ = enabled(u, totp)
+    password_step(client, "fix@example.jp")
+    pending_key = client.session.session_key
+    assert pending_key
+    client.post("/accounts/login/verify/", {"code": totp.code(device)})
+    assert client.session.session_key != pending_key  # rotated by login() after the code
+    assert client.session["_auth_user_id"] == str(u.pk)
+
+
+def test_a_session_key_known_before_the_password_is_useless_after_it(client: Client, totp: Totp) -> None:
+    """Session fixation: whoever planted the cookie cannot use the pending login to guess codes."""
+    u = user("planted@example.jp")
+    device, _ = enabled(u, totp)
+    attacker = Client()
+    attacker.get("/accounts/login/")
+    attacker.post("/accounts/login/", {"username": "nobody@example.jp", "password": "x"})
+    session = attacker.session
+    session["planted"] = True
+    session.save()
+    client.cookies["sessionid"] = session.session_key  # the victim's browser gets the planted cookie
+    password_step(client, "planted@example.jp")
+    assert client.session.session_key != session.session_key
+    attacker.cookies["sessionid"] = session.session_key
+    assert attacker.get("/accounts/login/verify/").status_code == 302  # no pending login in it
+    attacker.post("/accounts/login/verify/", {"code": totp.code(device)})
+    assert "_auth_user_id" not in attacker.session
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/mypage/"),
+        ("get", "/accounts/security/"),
+        ("get", "/accounts/security/totp/"),
+        ("get", "/accounts/security/backup-codes/"),
+        ("post", "/accounts/security/totp/setup/"),
+        ("post", "/accounts/security/totp/disable/"),
+        ("post", "/accounts/security/backup-codes/new/"),
+        ("get", "/accounts/password_change/"),
+        ("get", "/inbox/"),
+        ("get", "/office/"),
+    ],
+)
+def test_the_pending_login_opens_nothing(client: Client, totp: Totp, method: str, url: str) -> None:
+    u = user("half@example.jp")
+    enabled(u, totp)
+    password_step(client, "half@example.jp")
+    response = getattr(client, method)(url)
+    assert response.status_code in (302, 403, 404)
+    if response.status_code == 302:
+        assert response.url.startswith("/accounts/login/")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/api/v1/programs").status_code in (200, 404)  # the open API has no user at all
+
+
+@pytest.mark.parametrize(
+    "evil", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "http:evil"]
+)
+def test_next_never_leaves_the_site(client: Client, totp: Totp, evil: str) -> None:
+    u = user("next@example.jp")
+    device, _ = enabled(u, totp)
+    password_step(client, "next@example.jp", evil)
+    response = client.post("/accounts/login/verify/", {"code": totp.code(device)})
+    assert response.status_code == 302 and response.url == "/mypage/"
+
+
+def test_the_code_step_needs_the_csrf_token(totp: Totp) -> None:
+    u = user("csrf@example.jp")
+    device, _ = enabled(u, totp)
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/accounts/login/").content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = client.post(
+        "/accounts/login/",
+        {"username": "csrf@example.jp", "password": PASSWORD, "csrfmiddlewaretoken": token},
+    )
+    assert response.status_code == 302
+    refused = client.post("/accounts/login/verify/", {"code": totp.code(device)})
+    assert refused.status_code == 403 and "_auth_user_id" not in client.session
+
+
+def test_a_code_used_to_log_in_cannot_turn_two_factor_off(client: Client, totp: Totp) -> None:
+    u = user("replay@example.jp")
+    device, _ = enabled(u, totp)
+    password_step(client, "replay@example.jp")
+    code = totp.code(device)
+    client.post("/accounts/login/verify/", {"code": code})
+    response = client.post("/accounts/security/totp/disable/", {"code": code})  # a looker-on saw it
+    assert response.status_code == 400 and twofactor.has_two_factor(u)
+
+
+def test_backup_codes_are_stored_hashed(totp: Totp) -> None:
+    u = user("hashed@example.jp")
+    _, codes = enabled(u, totp)
+    stored = set(StaticToken.objects.values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & set(codes)
+    assert not any(c in s or s in c for s in stored for c in codes)
+    assert twofactor.verify_code(user=u, code=codes[3]).backup_code
+    assert twofactor.backup_codes_left(u) == 9
+    with pytest.raises(Exception, match="正しくありません"):
+        twofactor.verify_code(user=u, code=codes[3])
+    wait_out_throttle()
+    with pytest.raises(Exception, match="正しくありません"):  # the stored value is not a code
+        twofactor.verify_code(user=u, code=next(iter(stored)))
+
+
+def test_backup_codes_survive_a_secret_key_rotation(totp: Totp, settings: Any) -> None:
+    u = user("rotate@example.jp")
+    _, codes = enabled(u, totp)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-new-secret-key-" + "x" * 40
+    assert twofactor.verify_code(user=u, code=codes[0]).backup_code
+
+
+def test_wrong_backup_codes_and_totp_codes_share_one_count_and_a_lock_holds_the_right_code(
+    client: Client, totp: Totp
+) -> None:
+    u = user("mixed@example.jp")
+    device, codes = enabled(u, totp)
+    password_step(client, "mixed@example.jp")
+    for wrong in ("aaaaaaaa", "999999", "bbbbbbbb", "888888", "cccccccc"):
+        wait_out_throttle()
+        client.post("/accounts/login/verify/", {"code": wrong})
+    u.refresh_from_db()
+    assert u.locked_until is not None
+    for right in (totp.code(device), codes[0]):  # locked: even the right codes are refused
+        with pytest.raises(Exception, match="15分間"):
+            twofactor.verify_code(user=u, code=right)
+    assert twofactor.backup_codes_left(u) == 10  # and the backup code was not spent
+
+
+def test_odd_input_to_the_code_step_is_a_page_not_a_500(client: Client, totp: Totp) -> None:
+    u = user("odd@example.jp")
+    enabled(u, totp)
+    password_step(client, "odd@example.jp")
+    for odd in ("", "x" * 10_000, "\x00\x01", "１２３４５６", "'; drop table users; --", "١٢٣٤٥٦"):
+        TOTPDevice.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+        response = client.post("/accounts/login/verify/", {"code": odd})
+        assert response.status_code in (400, 429)
+    assert "_auth_user_id" not in client.session

@@ -80,3 +80,7 @@ def paid(owner: User, secretariat: User, at: Any, *, plan: dict[str, Any] | None
         actor=secretariat, application=app, decisions={app.expense_lines.get().pk: (True, "")}
     )
     return pay(secretariat, app, date(2025, 1, 31))
+
+
+def body(response: Any) -> str:
+    return response.content.decode()

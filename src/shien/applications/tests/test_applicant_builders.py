@@ -12,9 +12,9 @@ from typing import Any
 from conftest import Clock
 
 from shien.accounts.models import Role, User
-from shien.applications import postaward, services, workflow
+from shien.applications import postaward, review, services, workflow
 from shien.applications.files import minimal_pdf
-from shien.applications.models import Application, State
+from shien.applications.models import Application, ReviewAssignment, State
 from shien.applications.tests.factories import MONOZUKURI_PLAN, organization, pay, user
 from shien.rules.registry import JST
 
@@ -93,3 +93,13 @@ def upload(name: str, content: bytes = PDF) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content, content_type="application/pdf")
+
+
+SCORES = {"technology": 8, "commercialization": 7, "policy": 6}
+
+
+def scored(office_user: User, reviewer: User) -> tuple[Application, ReviewAssignment]:
+    app = at_state(State.UNDER_REVIEW, user("scored@example.jp"), office_user)
+    assignment = review.review_assign(actor=office_user, application=app, reviewer=reviewer)
+    review.review_declare_conflict(actor=reviewer, assignment_id=assignment.pk, conflict=False)
+    return app, review.review_score(actor=reviewer, assignment_id=assignment.pk, scores=SCORES)

@@ -356,3 +356,27 @@ def test_a_double_click_on_create_makes_one_draft(client: Client) -> None:
     other = client.post("/applications/new/", {**form, "frame": "monozukuri/kofukakachi"})
     assert other.url != first.url and Application.objects.count() == 2
     assert client.post("/applications/new/", {**form, "idempotency_key": ""}).url != first.url
+
+
+def test_application_pages_are_never_cached(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.SUBMITTED, owner, office)
+    granted = at_state(State.GRANTED, owner, office)
+    client.force_login(owner)
+    responses = {
+        "detail": client.get(f"/applications/{app.pk}/"),
+        "withdraw": client.get(f"/applications/{app.pk}/withdraw/"),
+        "withdraw confirm": client.post(
+            f"/applications/{app.pk}/withdraw/", {"step": "confirm", "reason": "見直し"}
+        ),
+        "report": client.get(f"/applications/{granted.pk}/report/"),
+        "change": client.get(f"/applications/{granted.pk}/changes/new/"),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 200, name
+        assert "no-store" in response["Cache-Control"], name
+    done = client.post(f"/applications/{app.pk}/withdraw/", {"step": "withdraw", "reason": "見直し"})
+    assert done.status_code == 302 and "no-store" in done["Cache-Control"]
+    staff = Client()
+    staff.force_login(user("bureau@example.jp", Role.BUREAU))
+    assert "no-store" in staff.get(f"/applications/{app.pk}/").get("Cache-Control", "")

@@ -8,15 +8,19 @@ import json
 import struct
 import zipfile
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import Client
 
 from shien.applications import files, services
 from shien.applications.files import minimal_pdf
-from shien.applications.models import State
-from shien.applications.tests.test_applicant_builders import at_state, people, upload
+from shien.applications.models import Attachment, State
+from shien.applications.tests.factories import user
+from shien.applications.tests.test_applicant_builders import PDF, at_state, people, upload
+from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +317,199 @@ def test_an_upload_within_the_limit_still_works(client: Client) -> None:
         client.post(f"/applications/{app.pk}/attachments/", {"file": upload("大.pdf", big)}).status_code
         == 302
     )
+
+
+# a 1×1 RGB PNG built by hand, and a small JPEG written by Pillow (attachments are read with Pillow)
+PNG = (
+    b"\x89PNG\r\n\x1a\n"
+    + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    + png_chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+    + png_chunk(b"IEND", b"")
+)
+
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
+
+
+@pytest.mark.usefixtures("frozen")
+def test_signatures_alone_are_not_files() -> None:
+    assert services.sniff(PNG) == "image/png"
+    assert services.sniff(JPEG) == "image/jpeg"
+    assert services.sniff(PDF) == "application/pdf"
+    assert services.sniff(PDF + b"\r\n" + b"0" * 500) == "application/pdf"  # bytes after %%EOF: tolerated
+    broken = {
+        "the PNG signature alone": b"\x89PNG\r\n\x1a\n",
+        "a PNG whose IHDR's CRC is wrong": PNG[:29] + b"\x00\x00\x00\x00" + PNG[33:],
+        "a PNG of width 0": b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 1, 8, 2, 0, 0, 0)),
+        "a PNG with an impossible bit depth": b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 3, 2, 0, 0, 0)),
+        "a JPEG's SOI alone": b"\xff\xd8\xff\xe0",
+        "a JPEG without its EOI (cut short)": JPEG[:-2],
+        "a JPEG with SOI and EOI only": b"\xff\xd8\xff\xd9",
+        "a PDF header alone": b"%PDF-1.7\n",
+        "a PDF cut before its %%EOF": PDF[:-7] + b"0" * 2000,
+    }
+    for what, content in broken.items():
+        assert services.sniff(content) is None, what
+
+
+@pytest.mark.usefixtures("frozen")
+def test_a_broken_file_is_named_as_what_it_claims_to_be(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.DRAFT, owner, office)
+    client.force_login(owner)
+    refused = client.post(
+        f"/applications/{app.pk}/attachments/", {"file": upload("写真.png", b"\x89PNG\r\n\x1a\n")}
+    )
+    body = refused.content.decode()
+    assert refused.status_code == 422 and "このファイルはPNGとして読めません" in body  # bad_type
+    assert not app.attachments.exists()
+    assert (
+        client.post(f"/applications/{app.pk}/attachments/", {"file": upload("写真.png", PNG)}).status_code
+        == 302
+    )
+    assert (
+        client.post(f"/applications/{app.pk}/attachments/", {"file": upload("現場.jpg", JPEG)}).status_code
+        == 302
+    )
+    assert sorted(app.attachments.values_list("content_type", flat=True)) == ["image/jpeg", "image/png"]
+
+
+@pytest.mark.usefixtures("frozen")
+def test_the_same_content_under_another_name_says_which_attachment_it_is(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.DRAFT, owner, office)
+    client.force_login(owner)
+    url = f"/applications/{app.pk}/attachments/"
+    first = client.post(url, {"file": upload("見積書.pdf")}, follow=True)
+    assert "「見積書.pdf」を添付しました" in first.content.decode()
+    again = client.post(url, {"file": upload("見積書（最終）.pdf")}, follow=True)
+    assert "同じ内容のファイルがすでに添付されています（見積書.pdf）" in again.content.decode()
+    assert list(app.attachments.values_list("name", flat=True)) == ["見積書.pdf"]
+
+
+@pytest.mark.usefixtures("frozen")
+def test_the_applicant_deletes_a_wrong_attachment_from_a_draft(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    owner, office = people()
+    app = at_state(State.DRAFT, owner, office)
+    wrong = services.attachment_add(
+        actor=owner, application=app, name="別の申請の見積書.pdf", content=PDF + b"x"
+    )
+    kept = services.attachment_add(actor=owner, application=app, name="見積書.pdf", content=PDF + b"y")
+    stored = Path(django_settings.MEDIA_ROOT, wrong.file.name)
+    assert stored.exists()
+    client.force_login(owner)
+    url = f"/applications/{app.pk}/attachments/{wrong.pk}/delete/"
+    page = client.get(f"/applications/{app.pk}/").content.decode()
+    assert f'action="{url}"' in page and 'aria-label="別の申請の見積書.pdf を削除"' in page
+
+    stranger = Client()
+    stranger.force_login(user("stranger@example.jp"))
+    assert stranger.post(url).status_code == 404
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url)
+        assert stored.exists()  # the file goes only once the deletion has committed
+    assert response.status_code == 302 and response.url == f"/applications/{app.pk}/#att"
+    for callback in callbacks:
+        callback()
+    assert not stored.exists()
+    assert list(app.attachments.all()) == [kept]
+    audit = AuditLog.objects.get(action="attachment.delete")
+    assert audit.actor == owner and audit.object_id == str(wrong.pk)
+    assert audit.data == {"application": app.pk, "name": "別の申請の見積書.pdf", "sha256": wrong.sha256,
+                          "size": wrong.size}  # fmt: skip
+    page = client.get(response.url).content.decode()
+    assert "「別の申請の見積書.pdf」を削除しました" in page and "別の申請の見積書.pdf（" not in page
+    twice = client.post(url, follow=True)  # a double click
+    assert "この添付ファイルはすでに削除されています" in twice.content.decode()
+
+
+@pytest.mark.usefixtures("frozen")
+def test_attachments_of_a_submitted_application_cannot_be_deleted(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.DRAFT, owner, office)
+    attachment = services.attachment_add(actor=owner, application=app, name="計画書.pdf", content=PDF)
+    app = services.application_submit(actor=owner, application=app)
+    client.force_login(owner)
+    page = client.get(f"/applications/{app.pk}/").content.decode()
+    assert "/delete/" not in page and f"attachments/{attachment.pk}/" in page  # still downloadable
+    refused = client.post(f"/applications/{app.pk}/attachments/{attachment.pk}/delete/")
+    assert (
+        refused.status_code == 409
+        and "「申請済み」の申請の添付ファイルは削除できません" in refused.content.decode()
+    )
+    assert Attachment.objects.filter(pk=attachment.pk).exists()
+    assert not AuditLog.objects.filter(action="attachment.delete").exists()
+
+
+@pytest.mark.usefixtures("frozen")
+def test_the_applicant_downloads_their_own_attachment_checked_against_its_hash(client: Client) -> None:
+    owner, office = people()
+    app = at_state(State.DRAFT, owner, office)
+    attachment = services.attachment_add(actor=owner, application=app, name="見積書.pdf", content=PDF)
+    url = f"/applications/{app.pk}/attachments/{attachment.pk}/"
+    client.force_login(owner)
+    assert (
+        f'href="/applications/{app.pk}/attachments/{attachment.pk}/">見積書.pdf</a>'
+        in client.get(f"/applications/{app.pk}/").content.decode()
+    )
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert (
+        "attachment" in response["Content-Disposition"]
+        and "%E8%A6%8B%E7%A9%8D" in response["Content-Disposition"]
+    )
+    assert "no-store" in response["Cache-Control"]
+    assert b"".join(response.streaming_content) == PDF
+    assert client.get(f"/applications/{app.pk}/attachments/{attachment.pk + 99}/").status_code == 404
+    assert client.get(f"/applications/{app.pk}/attachments/x/").status_code == 404
+
+    for other in (user("stranger@example.jp"), office):  # strangers; the office has its own page
+        visitor = Client()
+        visitor.force_login(other)
+        assert visitor.get(url).status_code == 404
+    assert Client().get(url).status_code == 302  # to the login page
+
+    Path(django_settings.MEDIA_ROOT, attachment.file.name).write_bytes(PDF + b"forged")
+    tampered = client.get(url)
+    assert tampered.status_code == 409 and "変更された可能性" in tampered.content.decode()
+
+
+@pytest.mark.usefixtures("frozen")
+def test_an_upload_is_read_no_further_than_the_size_limit(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2 GB upload was read into memory whole before its size was checked."""
+    owner, office_user = people()
+    draft = at_state(State.DRAFT, owner, office_user)
+    granted = at_state(State.GRANTED, user("g@example.jp"), office_user)
+    monkeypatch.setattr(services, "MAX_ATTACHMENT_BYTES", 64)
+    seen: list[int] = []
+    add = services.attachment_add
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(len(kwargs["content"]))
+        return add(**kwargs)
+
+    monkeypatch.setattr(services, "attachment_add", spy)
+    client.force_login(owner)
+    refused = client.post(f"/applications/{draft.pk}/attachments/", {"file": upload("big.pdf", PDF * 50)})
+    assert refused.status_code == 413 and "MBまで" in refused.content.decode()  # too_large
+    client.force_login(granted.organization.memberships.get().user)
+    client.post(f"/applications/{granted.pk}/report/", {
+        "rows": "1", "category-1": "machinery", "description-1": "機械", "amount-1": "100",
+        "file-1": upload("big.pdf", PDF * 50)})  # fmt: skip
+    assert seen == [65, 65]

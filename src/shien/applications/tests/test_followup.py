@@ -54,11 +54,6 @@ def test_a_year_that_meets_every_commitment_refunds_nothing(
         )
 
 
-def test_growth_is_compared_exactly() -> None:
-    assert followup._grew(103_000_000, 100_000_000, __import__("fractions").Fraction(3, 100), 1)
-    assert not followup._grew(102_999_999, 100_000_000, __import__("fractions").Fraction(3, 100), 1)
-
-
 def test_missing_the_minimum_wage_refunds_a_plan_year_share(
     paid: tuple[Application, Any], clock: Clock
 ) -> None:

@@ -25,7 +25,7 @@ from shien.accounts.services import advisor_consent_grant
 from shien.applications import office, postaward, review, services, workflow
 from shien.applications.files import minimal_pdf
 from shien.applications.models import Application, ReviewAssignment, RoundBudget, State
-from shien.applications.tests.factories import MONOZUKURI_PLAN, granted, organization, user
+from shien.applications.tests.factories import MONOZUKURI_PLAN, body, granted, organization, user
 from shien.core.models import AuditLog
 from shien.rules.errors import DomainError
 from shien.rules.registry import JST
@@ -81,10 +81,6 @@ def scored(secretariat: User, app: Application, points: dict[User, int]) -> Appl
 def login(client: Client, who: User) -> Client:
     client.force_login(who)
     return client
-
-
-def body(response: Any) -> str:
-    return response.content.decode()
 
 
 @pytest.fixture
