@@ -252,7 +252,11 @@ def attachment_delete(*, actor: User, application: Application, attachment_id: i
 # -- submission -------------------------------------------------------------------------------------------
 
 
-FORM4_PROGRAMS = {"jizokuka"}
+def needs_form4(program: str) -> bool:
+    """Whether the program asks for a 事業支援計画書（様式4） before applying (`support_plan_required` in
+    its YAML: 持続化)."""
+    found = registry().programs.get(program)
+    return found is not None and found.support_plan_required
 
 
 @transaction.atomic
@@ -270,7 +274,7 @@ def form4_issue(
     ).exists()
     if not (actor.has_role(Role.ADVISOR) and consent):
         raise DomainError("forbidden", "様式4は、事業者の同意を受けた商工会・商工会議所の支援者が交付します")
-    if application.program not in FORM4_PROGRAMS:
+    if not needs_form4(application.program):
         raise DomainError("invalid_input", "この補助金に事業支援計画書（様式4）はありません")
     application = Application.objects.select_for_update().get(pk=application.pk)  # not while it is submitted
     if application.state not in EDITABLE:
@@ -334,7 +338,7 @@ def application_submit(*, actor: User, application: Application, at: datetime | 
             raise DomainError(
                 "deadline_passed", f"締切を過ぎています（締切 {wareki_datetime(window.acceptance_end)}）"
             )
-        if locked.program in FORM4_PROGRAMS and not hasattr(locked, "form4"):
+        if needs_form4(locked.program) and not hasattr(locked, "form4"):
             raise DomainError(
                 "form4_missing",
                 "商工会・商工会議所から事業支援計画書（様式4）の交付を受けてから申請してください",

@@ -380,7 +380,7 @@ def _round(app: Application) -> Any:
 
 
 def _form4(user: User, app: Application) -> dict[str, Any] | None:
-    if app.program not in services.FORM4_PROGRAMS:
+    if not services.needs_form4(app.program):
         return None
     window = _round(app)
     consented = app.organization.advisor_consents.filter(advisor=user, revoked_at__isnull=True).exists()
@@ -1167,7 +1167,7 @@ def mypage_context(user: User) -> dict[str, Any]:
             Application.objects.filter(
                 organization__advisor_consents__advisor=user,
                 organization__advisor_consents__revoked_at__isnull=True,
-                program__in=services.FORM4_PROGRAMS,
+                program__in=[p.id for p in registry().programs.values() if p.support_plan_required],
                 state__in=services.EDITABLE,
                 form4__isnull=True,
             )

@@ -20,6 +20,7 @@ from shien.applications.models import Application, State
 from shien.applications.notifications import application_transitioned
 from shien.core.errors import DomainError
 from shien.core.services import audit_record
+from shien.rules.registry import registry
 
 APPLICANT = "applicant"  # a member of the organization, or an advisor with its consent
 
@@ -71,8 +72,6 @@ ACTIONS: dict[str, Action] = {
         ),
     )
 }
-# the 省力化 catalog: adoption is the grant decision (採択 = 交付決定)
-ADOPTION_IS_GRANT = {"shoryokuka"}
 
 
 def may(user: User, action: Action, application: Application) -> bool:
@@ -124,7 +123,8 @@ def transition(
         before = locked.state
         data = (apply(locked) if apply else None) or {}
         locked.state = action.target
-        if action.name == "adopt" and locked.program in ADOPTION_IS_GRANT:
+        # a program whose 採択 is the 交付決定 (the 省力化 catalog; `adoption_is_grant` in its YAML)
+        if action.name == "adopt" and registry().programs[locked.program].adoption_is_grant:
             locked.state = State.GRANTED
             locked.granted_yen = locked.granted_yen or locked.estimate_yen
             data["adoption_is_grant"] = True

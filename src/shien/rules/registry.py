@@ -136,6 +136,10 @@ class Program:
     facts: tuple[str, ...] = ()
     participation: str | None = None
     order: int = 0
+    # the procedure's shape: a 事業支援計画書（様式4） from the 商工会・商工会議所 before applying, and
+    # 採択 that is itself the 交付決定 (the catalog type)
+    support_plan_required: bool = False
+    adoption_is_grant: bool = False
 
     def rounds_for(self, frame: str) -> tuple[Round, ...]:
         return tuple(r for r in self.rounds if frame in r.frames)
@@ -295,6 +299,8 @@ class Registry:
             facts=tuple(program_doc.get("facts", ())),
             participation=program_doc.get("participation"),
             order=int(program_doc.get("order", 0)),
+            support_plan_required=bool(program_doc.get("support_plan_required", False)),
+            adoption_is_grant=bool(program_doc.get("adoption_is_grant", False)),
         )
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 (the registry lives for the process)

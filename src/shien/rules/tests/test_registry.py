@@ -137,3 +137,11 @@ def test_every_parameter_file_reads_the_same_with_any_yaml_loader() -> None:
     for path in sorted(PARAMETER_DIR.glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
         assert yaml.load(text, Loader=yaml.SafeLoader) == yaml.load(text, Loader=yaml.CSafeLoader), path.name  # noqa: S506
+
+
+def test_the_procedure_facts_live_in_the_program_yaml() -> None:
+    """Which programs ask for a 様式4 and which adopt with a grant decision are program facts (YAML), read
+    by the application side through the registry, never a set of program ids in Python."""
+    programs = registry().programs.values()
+    assert [p.id for p in programs if p.support_plan_required] == ["jizokuka"]
+    assert [p.id for p in programs if p.adoption_is_grant] == ["shoryokuka"]
