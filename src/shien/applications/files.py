@@ -142,6 +142,18 @@ def _pdf(content: bytes) -> str:
 
 
 def _image(content: bytes, label: str) -> str:
+    from PIL import ImageFile
+
+    # a cut-short image is refused, whatever else in the process has asked Pillow to pad them
+    # (WeasyPrint sets LOAD_TRUNCATED_IMAGES = True when it is imported, for the round summaries)
+    padding, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+    try:
+        return _decoded_image(content, label)
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = padding
+
+
+def _decoded_image(content: bytes, label: str) -> str:
     import warnings
 
     from PIL import Image, UnidentifiedImageError

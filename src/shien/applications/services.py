@@ -19,7 +19,7 @@ from shien.applications.judging import _frame_result, organization_facts, profil
 from shien.applications.limits import free_text
 from shien.applications.models import Application, Attachment, ReceiptCounter, State
 from shien.core.errors import DomainError
-from shien.core.services import audit_record, created_before
+from shien.core.services import audit_record, created_before, delete_with_file
 from shien.rules import clock
 from shien.rules.frames.base import rounds_at
 from shien.rules.registry import JST, registry
@@ -236,16 +236,13 @@ def attachment_delete(*, actor: User, application: Application, attachment_id: i
     attachment = locked.attachments.filter(pk=attachment_id).first()
     if attachment is None:
         return None
-    storage, stored = attachment.file.storage, attachment.file.name
-    audit_record(
+    delete_with_file(
         actor=actor,
         action="attachment.delete",
         obj=attachment,
         data={"application": locked.pk, "name": attachment.name, "sha256": attachment.sha256,
               "size": attachment.size},
     )  # fmt: skip
-    attachment.delete()
-    transaction.on_commit(lambda: storage.delete(stored))
     return attachment
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from shien.core.models import AuditLog
 
@@ -21,6 +21,18 @@ def audit_record(
         reason=reason,
         data=data or {},
     )
+
+
+def delete_with_file(
+    *, actor: Any | None, action: str, obj: models.Model, file_field: str = "file", data: dict[str, Any]
+) -> None:
+    """Delete a row that owns a stored file: audited with what it was, the row in the caller's
+    transaction, the file only once that commits (a rollback keeps both)."""
+    stored = getattr(obj, file_field)
+    storage, name = stored.storage, stored.name
+    audit_record(actor=actor, action=action, obj=obj, data=data)
+    obj.delete()
+    transaction.on_commit(lambda: storage.delete(name))
 
 
 def created_before(*, actor: Any, action: str, key: str) -> list[int]:

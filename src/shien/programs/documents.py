@@ -20,7 +20,7 @@ from django.db.models import Count, Max, QuerySet
 
 from shien.accounts.models import Role, User
 from shien.core.errors import DomainError
-from shien.core.services import audit_record
+from shien.core.services import audit_record, delete_with_file
 from shien.programs.models import RoundDocument
 from shien.rules.registry import Round, registry
 from shien.rules.text import too_long
@@ -193,16 +193,13 @@ def document_remove(*, actor: User | None, document_id: int, generated: bool = F
     document = RoundDocument.objects.select_for_update().filter(pk=document_id).first()
     if document is None:
         return None
-    storage, stored = document.file.storage, document.file.name
-    audit_record(
+    delete_with_file(
         actor=actor,
         action="round_document.remove",
         obj=document,
         data={"program": document.program, "round": document.round_id, "kind": document.kind,
               "title": document.title, "sha256": document.sha256, "size": document.size},
     )  # fmt: skip
-    document.delete()
-    transaction.on_commit(lambda: storage.delete(stored))
     return document
 
 

@@ -513,3 +513,14 @@ def test_an_upload_is_read_no_further_than_the_size_limit(
         "rows": "1", "category-1": "machinery", "description-1": "機械", "amount-1": "100",
         "file-1": upload("big.pdf", PDF * 50)})  # fmt: skip
     assert seen == [65, 65]
+
+
+def test_a_cut_short_image_is_refused_even_after_weasyprint_asked_pillow_to_pad_them() -> None:
+    """WeasyPrint (the round summaries) sets Pillow's LOAD_TRUNCATED_IMAGES when imported; the upload
+    check must not inherit that (it made the image tests depend on which tests ran before them)."""
+    import weasyprint  # noqa: F401
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    test_image_pixel_data_is_decoded_not_only_its_checksums()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # left as the process had it

@@ -26,14 +26,21 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _load() -> list[Any]:
-    params = []
-    for path in sorted(CASES.glob("*.yaml")):
+def load_cases(folder: Path) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(file stem, case, the file's defaults) for every case of every YAML file in `folder`."""
+    out = []
+    for path in sorted(folder.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         defaults = doc.get("defaults") or {}
-        for case in doc["cases"]:
-            params.append(pytest.param(path.stem, case, defaults, id=f"{path.stem}: {case['name']}"))
-    return params
+        out += [(path.stem, case, defaults) for case in doc["cases"]]
+    return out
+
+
+def _load() -> list[Any]:
+    return [
+        pytest.param(stem, case, defaults, id=f"{stem}: {case['name']}")
+        for stem, case, defaults in load_cases(CASES)
+    ]
 
 
 @pytest.mark.parametrize(("program", "case", "defaults"), _load())

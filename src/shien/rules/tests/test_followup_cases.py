@@ -8,22 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from shien.rules import followup
+from shien.rules.tests.test_cases import load_cases
 
 CASES = Path(__file__).parent / "cases" / "followup"
 SUBJECT = ("program", "frame", "day", "amount_yen", "plan_years", "prefecture", "employees", "wage_special")
 
 
 def _load() -> list[Any]:
-    params = []
-    for path in sorted(CASES.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        defaults = doc.get("defaults") or {}
-        for case in doc["cases"]:
-            params.append(pytest.param(case, defaults, id=f"{path.stem}: {case['name']}"))
-    return params
+    return [
+        pytest.param(case, defaults, id=f"{stem}: {case['name']}")
+        for stem, case, defaults in load_cases(CASES)
+    ]
 
 
 def _figures(values: dict[str, Any]) -> followup.Figures:
